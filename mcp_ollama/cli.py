@@ -1,0 +1,97 @@
+"""The `mcp-ollama` command: `serve` (the default) runs the MCP server."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import structlog
+from pydantic import ValidationError
+
+from mcp_ollama import __version__
+from mcp_ollama.log import configure_logging
+from mcp_ollama.settings import Settings
+
+__all__ = ["main"]
+
+logger = structlog.get_logger()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcp-ollama",
+        description="An MCP server for local Ollama models. With no command, serves over stdio.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcp-ollama {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the MCP server (default)")
+    _add_serve_flags(serve)
+    _add_serve_flags(parser)
+    return parser
+
+
+def _add_serve_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--transport", choices=["stdio", "sse", "http"], help="MCP transport (default stdio)")
+    add("--host", dest="http_host", help="address HTTP transports bind (default 127.0.0.1)")
+    add("--port", dest="http_port", type=int, help="port HTTP transports bind (default 8000)")
+    add("--ollama-host", dest="host", help="where Ollama listens (any OLLAMA_HOST form)")
+    add("--data-dir", help="where reports, cache and logs are kept")
+    add("--allowed-hosts", help="comma-separated Host headers HTTP transports accept")
+    add("--allowed-origins", help="comma-separated Origin headers HTTP transports accept")
+    add("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
+    add("--no-auto-start", dest="auto_start", action="store_const", const=False,
+        help="never start `ollama serve`")  # fmt: skip
+    add("--allow-destructive", action="store_const", const=True,
+        help="enable delete_model and copying over existing models")  # fmt: skip
+    add("--allow-insecure-bind", action="store_const", const=True,
+        help="bind a non-loopback address without a token or allowed-hosts list")  # fmt: skip
+
+
+SETTING_FLAGS = (
+    "transport",
+    "http_host",
+    "http_port",
+    "host",
+    "data_dir",
+    "allowed_hosts",
+    "allowed_origins",
+    "log_level",
+    "auto_start",
+    "allow_destructive",
+    "allow_insecure_bind",
+)
+
+
+def _given_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """Only the flags the user gave, so the environment and config file fill the rest."""
+    return {
+        name: getattr(args, name) for name in SETTING_FLAGS if getattr(args, name, None) is not None
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings(**_given_flags(args))
+    except ValidationError as exc:
+        sys.stderr.write(f"mcp-ollama: invalid configuration:\n{exc}\n")
+        return 2
+    configure_logging(settings.log_level, json=settings.log_json)
+    return _serve(settings)
+
+
+def _serve(settings: Settings) -> int:
+    from mcp_ollama.server import build_server
+    from mcp_ollama.server.transports import serve
+
+    mcp = build_server(settings)
+    logger.info("starting", transport=settings.transport, ollama=settings.base_url)
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(serve, mcp, settings)
+    return 0

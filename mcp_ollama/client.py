@@ -1,0 +1,346 @@
+"""`OllamaClient`: the async HTTP core. The only module that imports the HTTP library.
+
+Every HTTP-library exception is translated once, in `_translate_errors()`, into the tree in
+`mcp_ollama.errors`. Streams are bounded by a stall timeout (the read timeout: no bytes for N s),
+never by a wall-clock cap; idempotent reads retry with exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncGenerator, AsyncIterable, Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import anyio
+import httpx2
+from pydantic import BaseModel, ValidationError
+
+from mcp_ollama.errors import (
+    MalformedResponseError,
+    ModelNotFoundError,
+    OllamaConnectionError,
+    OllamaResponseError,
+    OllamaStallError,
+    OllamaTimeoutError,
+)
+from mcp_ollama.settings import Settings, is_loopback_url
+from mcp_ollama.types import (
+    ChatChunk,
+    ChatRequest,
+    EmbedRequest,
+    EmbedResponse,
+    GenerateChunk,
+    GenerateRequest,
+    ModelSummary,
+    PullProgress,
+    RunningModel,
+    ShowResponse,
+    VersionInfo,
+)
+
+__all__ = ["OllamaClient", "iter_ndjson"]
+
+M = TypeVar("M", bound=BaseModel)
+RETRY_STATUSES = frozenset({502, 503, 504})
+USER_AGENT = "mcp-ollama"
+
+
+async def iter_ndjson(chunks: AsyncIterable[bytes]) -> AsyncGenerator[dict[str, Any], None]:
+    """Decode NDJSON objects from byte chunks split anywhere, even inside a UTF-8 character.
+
+    Raises:
+        OllamaResponseError: a line is `{"error": ...}` (Ollama fails mid-stream with HTTP 200).
+        MalformedResponseError: a line is not a JSON object.
+    """
+    buffer = bytearray()
+    async for chunk in chunks:
+        buffer += chunk
+        start = 0
+        while (end := buffer.find(b"\n", start)) != -1:
+            line = bytes(buffer[start:end])
+            start = end + 1
+            if line.strip():
+                yield _decode_line(line)
+        del buffer[:start]
+    if buffer.strip():
+        yield _decode_line(bytes(buffer))
+
+
+def _decode_line(line: bytes) -> dict[str, Any]:
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        raise MalformedResponseError(f"a stream line is not JSON: {line[:80]!r}") from exc
+    if not isinstance(obj, dict):
+        raise MalformedResponseError(f"a stream line is not a JSON object: {line[:80]!r}")
+    if "error" in obj:
+        raise OllamaResponseError(str(obj["error"]), -1)
+    return obj
+
+
+def _parse(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise MalformedResponseError(
+            f"unexpected {model.__name__}: {exc.errors()[0]['msg']}"
+        ) from exc
+
+
+class OllamaClient:
+    """An async client for the whole Ollama HTTP API, sharing one connection pool."""
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:11434",
+        *,
+        headers: dict[str, str] | None = None,
+        connect_timeout: float = 5.0,
+        request_timeout: float = 300.0,
+        stall_timeout: float = 180.0,
+        max_retries: int = 3,
+        retry_backoff: float = 0.25,
+        max_concurrent: int = 16,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.max_retries = max_retries
+        self.retry_backoff = retry_backoff
+        self._request_timeout = httpx2.Timeout(request_timeout, connect=connect_timeout)
+        self._stream_timeout = httpx2.Timeout(stall_timeout, connect=connect_timeout)
+        self._stall_timeout = stall_timeout
+        self._limiter = anyio.CapacityLimiter(max_concurrent)
+        self._http = httpx2.AsyncClient(
+            base_url=self.base_url,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
+            timeout=self._request_timeout,
+            limits=httpx2.Limits(
+                max_connections=max_concurrent + 4, max_keepalive_connections=max_concurrent
+            ),
+            transport=transport,
+            # Like the Go CLI, never send loopback traffic through HTTP(S)_PROXY/ALL_PROXY.
+            trust_env=not is_loopback_url(self.base_url),
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None
+    ) -> OllamaClient:
+        """A client configured from `Settings`."""
+        return cls(
+            settings.base_url,
+            headers=settings.request_headers(),
+            connect_timeout=settings.connect_timeout,
+            request_timeout=settings.request_timeout,
+            stall_timeout=settings.stall_timeout,
+            max_retries=settings.max_retries,
+            retry_backoff=settings.retry_backoff,
+            max_concurrent=settings.max_concurrent_requests,
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    # -- idempotent reads (retried) ---------------------------------------------------------
+
+    async def version(self) -> VersionInfo:
+        """`GET /api/version`."""
+        return _parse(VersionInfo, await self._read("GET", "/api/version"))
+
+    async def list_models(self) -> list[ModelSummary]:
+        """`GET /api/tags`: installed models, newest first."""
+        data = await self._read("GET", "/api/tags")
+        return [_parse(ModelSummary, m) for m in _field(data, "models", list)]
+
+    async def show(self, model: str, *, verbose: bool = False) -> ShowResponse:
+        """`POST /api/show`: a model's details, parameters and model_info.
+
+        Raises:
+            ModelNotFoundError: the model is not installed.
+        """
+        body = {"model": model, "verbose": verbose}
+        return _parse(ShowResponse, await self._read("POST", "/api/show", body, model=model))
+
+    async def running(self) -> list[RunningModel]:
+        """`GET /api/ps`: models loaded in memory now."""
+        data = await self._read("GET", "/api/ps")
+        return [_parse(RunningModel, m) for m in _field(data, "models", list)]
+
+    # -- generation -------------------------------------------------------------------------
+
+    async def generate(self, request: GenerateRequest) -> GenerateChunk:
+        """`POST /api/generate` without streaming: the whole answer at once."""
+        data = await self._send("POST", "/api/generate", request.body(stream=False), request.model)
+        return _parse(GenerateChunk, data)
+
+    async def stream_generate(
+        self, request: GenerateRequest
+    ) -> AsyncGenerator[GenerateChunk, None]:
+        """`POST /api/generate`, one chunk per token; close it (aclosing) to stop the daemon."""
+        async for line in self._stream("/api/generate", request.body(stream=True), request.model):
+            yield _parse(GenerateChunk, line)
+
+    async def chat(self, request: ChatRequest) -> ChatChunk:
+        """`POST /api/chat` without streaming."""
+        data = await self._send("POST", "/api/chat", request.body(stream=False), request.model)
+        return _parse(ChatChunk, data)
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
+        """`POST /api/chat`, one chunk per token."""
+        async for line in self._stream("/api/chat", request.body(stream=True), request.model):
+            yield _parse(ChatChunk, line)
+
+    async def embed(self, request: EmbedRequest) -> EmbedResponse:
+        """`POST /api/embed`: L2-normalised embeddings of one or many texts."""
+        data = await self._send("POST", "/api/embed", request.body(stream=False), request.model)
+        return _parse(EmbedResponse, data)
+
+    async def unload(self, model: str) -> GenerateChunk:
+        """Unload a model from memory now (`keep_alive: 0` with an empty prompt)."""
+        return await self.generate(GenerateRequest(model=model, prompt="", keep_alive=0))
+
+    # -- model management -------------------------------------------------------------------
+
+    async def pull(
+        self, model: str, *, insecure: bool = False
+    ) -> AsyncGenerator[PullProgress, None]:
+        """`POST /api/pull`, one progress line at a time; the stream ends with `success`."""
+        body = {"model": model, "insecure": insecure, "stream": True}
+        async for line in self._stream("/api/pull", body, None):
+            yield _parse(PullProgress, line)
+
+    async def delete(self, model: str) -> None:
+        """`DELETE /api/delete`.
+
+        Raises:
+            ModelNotFoundError: the model is not installed.
+        """
+        await self._send("DELETE", "/api/delete", {"model": model}, model, expect_json=False)
+
+    async def copy(self, source: str, destination: str) -> None:
+        """`POST /api/copy`; an existing destination is overwritten by Ollama."""
+        body = {"source": source, "destination": destination}
+        await self._send("POST", "/api/copy", body, source, expect_json=False)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _read(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        model: str | None = None,
+    ) -> Any:
+        """An idempotent request, retried on connection errors and 502/503/504."""
+        attempt = 0
+        while True:
+            try:
+                return await self._send(method, path, body, model)
+            except (OllamaConnectionError, OllamaResponseError) as exc:
+                retryable = isinstance(exc, OllamaConnectionError) or (
+                    exc.status_code in RETRY_STATUSES
+                )
+                if not retryable or attempt >= self.max_retries:
+                    raise
+            delay = self.retry_backoff * (2**attempt)
+            await anyio.sleep(delay * (0.5 + random.random()))  # full jitter, never zero
+            attempt += 1
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        model: str | None,
+        *,
+        expect_json: bool = True,
+    ) -> Any:
+        async with self._limiter:
+            with self._translate_errors(model, streaming=False):
+                response = await self._http.request(method, path, json=body)
+                await response.aread()
+        _raise_for_status(response, model)
+        if not expect_json:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise MalformedResponseError(f"{path} did not return JSON") from exc
+
+    async def _stream(
+        self, path: str, body: dict[str, Any], model: str | None
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        async with self._limiter:
+            with self._translate_errors(model, streaming=True):
+                async with self._http.stream(
+                    "POST", path, json=body, timeout=self._stream_timeout
+                ) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        _raise_for_status(response, model)
+                    async for line in iter_ndjson(response.aiter_raw()):
+                        yield line
+
+    @contextmanager
+    def _translate_errors(self, model: str | None, *, streaming: bool) -> Iterator[None]:
+        """The one place where HTTP-library errors become mcp-ollama errors."""
+        try:
+            yield
+        except httpx2.ConnectTimeout as exc:
+            raise OllamaConnectionError(self.base_url, "connect timed out") from exc
+        except httpx2.ReadTimeout as exc:
+            if streaming:
+                raise OllamaStallError(self._stall_timeout) from exc
+            raise OllamaTimeoutError(
+                f"Ollama did not answer within {self._request_timeout.read:g} s; the model may "
+                "still be loading. Retry, or raise MCP_OLLAMA_REQUEST_TIMEOUT."
+            ) from exc
+        except httpx2.TimeoutException as exc:
+            raise OllamaTimeoutError(f"request to Ollama timed out ({exc})") from exc
+        except (httpx2.ConnectError, httpx2.RemoteProtocolError, httpx2.ReadError) as exc:
+            detail = "connection refused"
+            if not isinstance(exc, httpx2.ConnectError):
+                detail = "the connection closed before the response was complete"
+            raise OllamaConnectionError(self.base_url, detail) from exc
+        except httpx2.TransportError as exc:
+            raise OllamaConnectionError(self.base_url, type(exc).__name__) from exc
+
+
+def _field(data: Any, key: str, kind: type) -> Any:
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, kind):
+        raise MalformedResponseError(f"expected a {kind.__name__} in {key!r}")
+    return value
+
+
+def _raise_for_status(response: httpx2.Response, model: str | None) -> None:
+    if response.status_code < 400:
+        return
+    text = response.text
+    try:
+        payload = json.loads(text)
+        message = str(payload["error"])
+    except (ValueError, KeyError, TypeError):
+        # Not Ollama's {"error": ...} body: a wrong route, or OLLAMA_HOST points elsewhere.
+        message = text.strip()[:200] or response.reason_phrase
+        raise OllamaResponseError(message, response.status_code) from None
+    if response.status_code == 404 and model is not None:
+        raise ModelNotFoundError(model, message)
+    raise OllamaResponseError(message, response.status_code)

@@ -1,0 +1,211 @@
+"""Generation options and presets.
+
+Precedence when options are resolved, highest first:
+explicit options > preset > per-model defaults (config file) > built-in defaults (Ollama's own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mcp_ollama.errors import InvalidOptionError, PresetNotFoundError
+
+__all__ = [
+    "BUILTIN_PRESETS",
+    "GenerationOptions",
+    "Preset",
+    "PresetBook",
+    "ResolvedOptions",
+    "validate_options",
+]
+
+
+class GenerationOptions(BaseModel):
+    """Every Ollama runtime option, with its valid range; unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature")
+    top_k: int | None = Field(default=None, ge=0, description="Sample from the k likeliest tokens")
+    top_p: float | None = Field(default=None, ge=0, le=1, description="Nucleus sampling mass")
+    min_p: float | None = Field(default=None, ge=0, le=1, description="Minimum token probability")
+    typical_p: float | None = Field(
+        default=None, ge=0, le=1, description="Locally typical sampling"
+    )
+    num_predict: int | None = Field(
+        default=None, ge=-2, description="Max output tokens (-1: no cap)"
+    )
+    num_ctx: int | None = Field(default=None, ge=1, description="Context window in tokens")
+    num_keep: int | None = Field(default=None, ge=-1, description="Prompt tokens kept on overflow")
+    seed: int | None = Field(default=None, description="Random seed for reproducible output")
+    stop: list[str] | None = Field(default=None, description="Stop sequences")
+    repeat_penalty: float | None = Field(default=None, ge=0, description="Penalty on repeats")
+    repeat_last_n: int | None = Field(default=None, ge=-1, description="Window for repeat penalty")
+    presence_penalty: float | None = Field(
+        default=None, ge=-2, le=2, description="Presence penalty"
+    )
+    frequency_penalty: float | None = Field(
+        default=None, ge=-2, le=2, description="Frequency penalty"
+    )
+    mirostat: int | None = Field(default=None, ge=0, le=2, description="Mirostat mode 0, 1 or 2")
+    mirostat_tau: float | None = Field(default=None, ge=0, description="Mirostat target entropy")
+    mirostat_eta: float | None = Field(default=None, ge=0, description="Mirostat learning rate")
+    penalize_newline: bool | None = Field(default=None, description="Penalise newlines")
+    num_batch: int | None = Field(default=None, ge=1, description="Prompt batch size")
+    num_gpu: int | None = Field(default=None, ge=-1, description="Layers offloaded to the GPU")
+    main_gpu: int | None = Field(default=None, ge=0, description="GPU for small tensors")
+    low_vram: bool | None = Field(default=None, description="Save VRAM at a speed cost")
+    use_mmap: bool | None = Field(default=None, description="Memory-map the model file")
+    use_mlock: bool | None = Field(default=None, description="Lock the model in RAM")
+    num_thread: int | None = Field(default=None, ge=1, description="CPU threads")
+    numa: bool | None = Field(default=None, description="NUMA support")
+    vocab_only: bool | None = Field(default=None, description="Load only the vocabulary")
+
+    def wire(self) -> dict[str, Any]:
+        """The options object sent to Ollama: only what was set."""
+        return self.model_dump(exclude_none=True)
+
+
+VALID_OPTION_NAMES = tuple(GenerationOptions.model_fields)
+
+
+def validate_options(values: Mapping[str, Any] | None, *, where: str = "options") -> dict[str, Any]:
+    """Validate raw option values and return only those that were set.
+
+    Raises:
+        InvalidOptionError: an unknown key (the message lists the valid ones) or a bad value.
+    """
+    if not values:
+        return {}
+    unknown = sorted(set(values) - set(VALID_OPTION_NAMES))
+    if unknown:
+        raise InvalidOptionError(
+            f"unknown option(s) in {where}: {', '.join(unknown)}. "
+            f"Valid options: {', '.join(VALID_OPTION_NAMES)}."
+        )
+    try:
+        return GenerationOptions.model_validate(dict(values)).wire()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidOptionError(f"invalid {where}: {problems}") from exc
+
+
+class Preset(BaseModel):
+    """A named set of generation options plus a time budget."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = ""
+    options: dict[str, Any] = Field(default_factory=dict)
+    timeout: float | None = Field(default=None, gt=0, description="Seconds one call may take")
+    builtin: bool = False
+
+
+def _builtin(name: str, description: str, temperature: float, top_p: float, num_predict: int,
+             timeout: float) -> Preset:  # fmt: skip
+    options = {"temperature": temperature, "top_p": top_p, "num_predict": num_predict}
+    return Preset(name=name, description=description, options=options, timeout=timeout,
+                  builtin=True)  # fmt: skip
+
+
+BUILTIN_PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        _builtin("fast", "Short, focused answers quickly", 0.1, 0.5, 512, 60),
+        _builtin("creative", "Varied, imaginative writing", 0.9, 0.95, 1024, 120),
+        _builtin("balanced", "General purpose default", 0.7, 0.9, 1024, 120),
+        _builtin("precise", "Careful, deterministic answers", 0.3, 0.7, 2048, 180),
+        _builtin("long_form", "Long documents and explanations", 0.7, 0.9, 4096, 300),
+    )
+}
+
+
+class ResolvedOptions(BaseModel):
+    """The options to send and the time budget, after precedence was applied."""
+
+    options: dict[str, Any]
+    timeout: float | None = None
+    preset: str | None = None
+
+
+class PresetBook:
+    """Built-in and user presets plus per-model defaults, and the precedence rule."""
+
+    def __init__(
+        self,
+        user_presets: Mapping[str, Mapping[str, Any]] | None = None,
+        model_defaults: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self._presets = dict(BUILTIN_PRESETS)
+        for name, raw in (user_presets or {}).items():
+            self._presets[name] = _user_preset(name, raw)
+        self._model_defaults = {
+            _model_key(name): validate_options(raw, where=f"models.{name!r}")
+            for name, raw in (model_defaults or {}).items()
+        }
+
+    @property
+    def presets(self) -> dict[str, Preset]:
+        """Every preset by name, built-ins first."""
+        return dict(self._presets)
+
+    def get(self, name: str) -> Preset:
+        """One preset by name.
+
+        Raises:
+            PresetNotFoundError: no preset has that name (the message lists them).
+        """
+        try:
+            return self._presets[name]
+        except KeyError:
+            raise PresetNotFoundError(
+                f"no preset named {name!r}; available presets: {', '.join(self._presets)}"
+            ) from None
+
+    def model_defaults(self, model: str) -> dict[str, Any]:
+        """Per-model default options from the config file (`name` or `name:tag`)."""
+        key = _model_key(model)
+        base = key.split(":", 1)[0]
+        return {**self._model_defaults.get(base, {}), **self._model_defaults.get(key, {})}
+
+    def resolve(
+        self,
+        model: str,
+        *,
+        preset: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> ResolvedOptions:
+        """Merge options: explicit > preset > per-model defaults > built-in defaults."""
+        explicit = validate_options(options)
+        chosen = self.get(preset) if preset else None
+        merged = {**self.model_defaults(model), **(chosen.options if chosen else {}), **explicit}
+        return ResolvedOptions(
+            options=merged, timeout=chosen.timeout if chosen else None, preset=preset
+        )
+
+
+def _model_key(name: str) -> str:
+    key = name.strip().lower()
+    return key.removesuffix(":latest")
+
+
+def _user_preset(name: str, raw: Mapping[str, Any]) -> Preset:
+    values = dict(raw)
+    description = str(values.pop("description", ""))
+    timeout = values.pop("timeout", None)
+    options = dict(values.pop("options", {})) | values
+    try:
+        return Preset(
+            name=name,
+            description=description,
+            options=validate_options(options, where=f"preset {name!r}"),
+            timeout=timeout,
+        )
+    except ValidationError as exc:
+        raise InvalidOptionError(f"invalid preset {name!r}: {exc.errors()[0]['msg']}") from exc

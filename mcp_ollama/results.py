@@ -1,0 +1,218 @@
+"""What the core hands back to callers (and the MCP tools return as structured content)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from mcp_ollama.types import ChatMessage, ToolCall
+
+__all__ = [
+    "ChatResult",
+    "EmbedResult",
+    "GenerationResult",
+    "LocalModel",
+    "ModelInfo",
+    "ModelList",
+    "OperationResult",
+    "PullResult",
+    "RunningList",
+    "RunningModelInfo",
+    "ServedBy",
+    "Usage",
+    "human_bytes",
+    "ns_to_ms",
+    "per_second",
+]
+
+ServedBy = Literal["http", "cli"]
+NS_PER_SECOND = 1_000_000_000
+
+
+def ns_to_ms(value: int | None) -> float | None:
+    """Nanoseconds (Ollama's unit) to milliseconds.
+
+    >>> ns_to_ms(1_500_000), ns_to_ms(None)
+    (1.5, None)
+    """
+    return None if value is None else round(value / 1_000_000, 3)
+
+
+def per_second(count: int | None, duration_ns: int | None) -> float | None:
+    """A rate from an Ollama counter and its nanosecond duration.
+
+    >>> per_second(50, 1_000_000_000), per_second(5, 0), per_second(None, 1)
+    (50.0, None, None)
+    """
+    if not count or not duration_ns:
+        return None
+    return round(count * NS_PER_SECOND / duration_ns, 3)
+
+
+def human_bytes(size: int) -> str:
+    """Bytes in decimal units, as `ollama list` prints them.
+
+    >>> human_bytes(1_321_098_329), human_bytes(397_821_319), human_bytes(274_302_450)
+    ('1.3 GB', '397 MB', '274 MB')
+    >>> human_bytes(12_000_000_000), human_bytes(999), human_bytes(4_700_000_000)
+    ('12 GB', '999 B', '4.7 GB')
+    """
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            break
+        value /= 1000
+    if unit == "B":
+        return f"{int(value)} B"
+    if value >= 10:
+        return f"{int(value)} {unit}"
+    return f"{value:.1f} {unit}"
+
+
+class Usage(BaseModel):
+    """Token counts and timings of one call, from Ollama's own counters."""
+
+    prompt_tokens: int = Field(0, description="Prompt tokens evaluated (prompt_eval_count)")
+    output_tokens: int = Field(0, description="Tokens generated (eval_count)")
+    load_ms: float | None = Field(None, description="Time spent loading the model")
+    prompt_eval_ms: float | None = Field(None, description="Time spent reading the prompt")
+    eval_ms: float | None = Field(None, description="Time spent generating")
+    total_ms: float | None = Field(None, description="Whole request, as Ollama measured it")
+    tokens_per_second: float | None = Field(None, description="eval_count / eval_duration")
+    prompt_tokens_per_second: float | None = Field(
+        None, description="prompt_eval_count / prompt_eval_duration"
+    )
+    cost: float = Field(0.0, description="Always 0: local models cost nothing per token")
+
+    @classmethod
+    def from_counters(cls, chunk: Any) -> Usage:
+        """Build from a final chunk's counters (`*_count`, `*_duration` in ns)."""
+        return cls(
+            prompt_tokens=chunk.prompt_eval_count or 0,
+            output_tokens=chunk.eval_count or 0,
+            load_ms=ns_to_ms(chunk.load_duration),
+            prompt_eval_ms=ns_to_ms(chunk.prompt_eval_duration),
+            eval_ms=ns_to_ms(chunk.eval_duration),
+            total_ms=ns_to_ms(chunk.total_duration),
+            tokens_per_second=per_second(chunk.eval_count, chunk.eval_duration),
+            prompt_tokens_per_second=per_second(
+                chunk.prompt_eval_count, chunk.prompt_eval_duration
+            ),
+        )
+
+
+class GenerationResult(BaseModel):
+    """The answer of generate_text."""
+
+    model: str
+    text: str = Field(description="The generated text")
+    thinking: str | None = Field(None, description="The model's reasoning, for thinking models")
+    done_reason: str | None = Field(None, description="'stop', or 'length' when cut by num_predict")
+    tool_calls: list[ToolCall] | None = None
+    usage: Usage = Field(default_factory=Usage)
+    served_by: ServedBy = Field("http", description="'cli' when the ollama CLI fallback answered")
+    saved_output: str | None = Field(None, description="Id of the saved output, if saved")
+
+
+class ChatResult(BaseModel):
+    """The answer of chat."""
+
+    model: str
+    message: ChatMessage = Field(description="The assistant's message")
+    done_reason: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    served_by: ServedBy = "http"
+    session_id: str | None = Field(None, description="The session this turn was stored in")
+    saved_output: str | None = None
+
+
+class LocalModel(BaseModel):
+    """One installed model."""
+
+    name: str
+    digest: str = Field(description="First 12 hex characters of the digest")
+    size_bytes: int
+    size: str = Field(description="Size in decimal units, as `ollama list` prints it")
+    modified_at: str = ""
+    family: str | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+    format: str | None = None
+    context_length: int | None = Field(None, description="Trained context window, in tokens")
+    capabilities: list[str] = Field(default_factory=list)
+    loaded: bool = Field(False, description="Whether the model is in memory now")
+
+
+class ModelList(BaseModel):
+    """The installed models."""
+
+    models: list[LocalModel]
+    stale: bool = Field(False, description="True when served from cache because Ollama was down")
+    stale_reason: str | None = None
+    cached_at: str | None = Field(None, description="When the list was fetched (ISO 8601)")
+    served_by: ServedBy = "http"
+
+
+class ModelInfo(BaseModel):
+    """Details of one model."""
+
+    name: str
+    family: str | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+    format: str | None = None
+    context_length: int | None = None
+    embedding_length: int | None = None
+    capabilities: list[str] = Field(default_factory=list)
+    parameters: str = ""
+    template: str = ""
+    system: str = ""
+    license: str = Field("", description="The first lines of the license")
+    modified_at: str = ""
+    model_info: dict[str, Any] = Field(default_factory=dict)
+    served_by: ServedBy = "http"
+
+
+class RunningModelInfo(BaseModel):
+    """A model loaded in memory."""
+
+    name: str
+    size_bytes: int
+    size: str
+    vram_bytes: int
+    processor: str = Field(description="'100% GPU', '100% CPU' or a split")
+    context_length: int | None = None
+    expires_at: str = ""
+
+
+class RunningList(BaseModel):
+    """Models loaded in memory now."""
+
+    models: list[RunningModelInfo]
+
+
+class PullResult(BaseModel):
+    """The outcome of pull_model."""
+
+    model: str
+    status: str = Field(description="Ollama's final status, 'success' when done")
+    total_bytes: int = 0
+    completed_bytes: int = 0
+    served_by: ServedBy = "http"
+
+
+class OperationResult(BaseModel):
+    """The outcome of a model-management operation."""
+
+    ok: bool = True
+    message: str
+
+
+class EmbedResult(BaseModel):
+    """Embeddings, one L2-normalised vector per input text."""
+
+    model: str
+    embeddings: list[list[float]]
+    dimensions: int
+    usage: Usage = Field(default_factory=Usage)

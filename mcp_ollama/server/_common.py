@@ -1,0 +1,79 @@
+"""Shared wiring for the MCP layer: state access, error translation, progress."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+
+from mcp_ollama.errors import MCPOllamaError
+from mcp_ollama.progress import ProgressCallback
+from mcp_ollama.service import OllamaService
+from mcp_ollama.settings import Settings
+
+__all__ = [
+    "LOCAL_READ",
+    "AppState",
+    "progress_callback",
+    "service_of",
+    "tool_errors",
+]
+
+# Hints are truthful: generation reads local state only (open_world=False), pulls reach the
+# registry (open_world=True), and management tools change what is installed.
+LOCAL_READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+LOCAL_WRITE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+LOCAL_DESTRUCTIVE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
+REGISTRY_WRITE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+SAVES_REPORT = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+
+
+@dataclass
+class AppState:
+    """What the lifespan hands every request: the configured core."""
+
+    settings: Settings
+    service: OllamaService
+
+
+def service_of(ctx: Context[Any, Any]) -> OllamaService:
+    """The core service behind this request."""
+    state: AppState = ctx.request_context.lifespan_context
+    return state.service
+
+
+@contextmanager
+def tool_errors() -> Iterator[None]:
+    """Turn our own errors into `ToolError` (an `isError` result the agent can act on).
+
+    Programming errors propagate: the SDK masks them and logs the traceback.
+    """
+    try:
+        yield
+    except MCPOllamaError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def progress_callback(ctx: Context[Any, Any]) -> ProgressCallback | None:
+    """A core progress callback for this request, or None when the caller asked for none."""
+    meta = ctx.request_context.meta
+    if not meta or meta.get("progress_token") is None:
+        return None
+
+    async def report(progress: float, total: float | None, message: str | None) -> None:
+        await ctx.report_progress(progress, total, message)
+
+    return report

@@ -1,0 +1,158 @@
+"""Tools that run a model: generate_text, chat, embed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from mcp_ollama.results import ChatResult, EmbedResult, GenerationResult
+from mcp_ollama.server._common import LOCAL_READ, progress_callback, service_of, tool_errors
+from mcp_ollama.types import ChatMessage
+
+__all__ = ["register_generation_tools"]
+
+Model = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=256,
+        description="Installed model name, e.g. 'llama3.2:1b' (see list_local_models)",
+    ),
+]
+Preset = Annotated[
+    str | None,
+    Field(description="Named preset: fast, creative, balanced, precise, long_form or a user one"),
+]
+Options = Annotated[
+    dict[str, Any] | None,
+    Field(
+        description="Ollama options (temperature, top_p, num_predict, num_ctx, seed, stop, ...); "
+        "they override the preset"
+    ),
+]
+Format = Annotated[
+    Literal["json"] | dict[str, Any] | None,
+    Field(description="'json', or a JSON schema the answer must follow"),
+]
+Think = Annotated[
+    bool | Literal["low", "medium", "high", "max"] | None,
+    Field(description="Thinking models: true/false or a level; reasoning returns in `thinking`"),
+]
+KeepAlive = Annotated[
+    str | float | None,
+    Field(
+        description="How long the model stays loaded after the call: '5m', '1h', 0, -1 (forever)"
+    ),
+]
+Timeout = Annotated[
+    float | None,
+    Field(
+        gt=0, le=86_400, description="Seconds this call may take (default: the preset's, or none)"
+    ),
+]
+
+
+def register_generation_tools(mcp: MCPServer[Any]) -> None:
+    """Register generate_text, chat and embed."""
+
+    @mcp.tool(annotations=LOCAL_READ)
+    async def generate_text(
+        model: Model,
+        prompt: Annotated[str, Field(description="The prompt")],
+        ctx: Context[Any, Any],
+        system: Annotated[str | None, Field(description="System prompt")] = None,
+        preset: Preset = None,
+        options: Options = None,
+        format: Format = None,
+        think: Think = None,
+        images: Annotated[
+            list[str] | None, Field(description="Base64-encoded images, for vision models")
+        ] = None,
+        suffix: Annotated[str | None, Field(description="Text after the insertion point")] = None,
+        raw: Annotated[bool | None, Field(description="Send the prompt without a template")] = None,
+        keep_alive: KeepAlive = None,
+        timeout: Timeout = None,
+    ) -> GenerationResult:
+        """Generate text with a local Ollama model. Send a progress token to stream progress."""
+        with tool_errors():
+            return await service_of(ctx).generate(
+                model,
+                prompt,
+                system=system,
+                preset=preset,
+                options=options,
+                format=format,
+                think=think,
+                images=images,
+                suffix=suffix,
+                raw=raw,
+                keep_alive=keep_alive,
+                timeout=timeout,
+                on_progress=progress_callback(ctx),
+            )
+
+    @mcp.tool(annotations=LOCAL_READ)
+    async def chat(
+        model: Model,
+        messages: Annotated[
+            list[ChatMessage],
+            Field(description="The conversation: [{role: system|user|assistant|tool, content}]"),
+        ],
+        ctx: Context[Any, Any],
+        system: Annotated[str | None, Field(description="System prompt, put first")] = None,
+        tools: Annotated[
+            list[dict[str, Any]] | None,
+            Field(description="Function tools the model may call (OpenAI/Ollama schema)"),
+        ] = None,
+        preset: Preset = None,
+        options: Options = None,
+        format: Format = None,
+        think: Think = None,
+        keep_alive: KeepAlive = None,
+        timeout: Timeout = None,
+    ) -> ChatResult:
+        """Chat with a local Ollama model; returns the assistant message and usage."""
+        with tool_errors():
+            return await service_of(ctx).chat(
+                model,
+                messages,
+                system=system,
+                tools=tools,
+                preset=preset,
+                options=options,
+                format=format,
+                think=think,
+                keep_alive=keep_alive,
+                timeout=timeout,
+                on_progress=progress_callback(ctx),
+            )
+
+    @mcp.tool(annotations=LOCAL_READ)
+    async def embed(
+        model: Model,
+        input: Annotated[
+            str | list[str], Field(description="One text, or a list of texts to embed")
+        ],
+        ctx: Context[Any, Any],
+        dimensions: Annotated[
+            int | None, Field(ge=1, description="Cut vectors to this many dimensions")
+        ] = None,
+        truncate: Annotated[
+            bool | None, Field(description="Truncate inputs longer than the context (default true)")
+        ] = None,
+        keep_alive: KeepAlive = None,
+        timeout: Timeout = None,
+    ) -> EmbedResult:
+        """Embed texts with a local model; vectors are L2-normalised."""
+        with tool_errors():
+            return await service_of(ctx).embed(
+                model,
+                input,
+                dimensions=dimensions,
+                truncate=truncate,
+                keep_alive=keep_alive,
+                timeout=timeout,
+            )

@@ -1,0 +1,91 @@
+"""Model-management tools: list, show, running, pull, copy, delete, unload."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from mcp_ollama.results import ModelInfo, ModelList, OperationResult, PullResult, RunningList
+from mcp_ollama.server._common import (
+    LOCAL_DESTRUCTIVE,
+    LOCAL_READ,
+    LOCAL_WRITE,
+    REGISTRY_WRITE,
+    progress_callback,
+    service_of,
+    tool_errors,
+)
+
+__all__ = ["register_model_tools"]
+
+Model = Annotated[
+    str, Field(min_length=1, max_length=256, description="Model name, e.g. 'llama3.2:1b'")
+]
+
+
+def register_model_tools(mcp: MCPServer[Any]) -> None:
+    """Register the model-management tools."""
+
+    @mcp.tool(annotations=LOCAL_READ)
+    async def list_local_models(
+        ctx: Context[Any, Any],
+        force_refresh: Annotated[
+            bool, Field(description="Bypass the 30 s cache and ask Ollama now")
+        ] = False,
+    ) -> ModelList:
+        """List installed models: size, family, parameters, quantization, context, loaded."""
+        with tool_errors():
+            return await service_of(ctx).list_models(force_refresh=force_refresh)
+
+    @mcp.tool(annotations=LOCAL_READ)
+    async def show_model(model: Model, ctx: Context[Any, Any]) -> ModelInfo:
+        """Show a model's details: context window, capabilities, parameters, template."""
+        with tool_errors():
+            return await service_of(ctx).show_model(model)
+
+    @mcp.tool(annotations=LOCAL_READ)
+    async def list_running_models(ctx: Context[Any, Any]) -> RunningList:
+        """List models loaded in memory now, with their memory use and expiry."""
+        with tool_errors():
+            return await service_of(ctx).running_models()
+
+    @mcp.tool(annotations=REGISTRY_WRITE)
+    async def pull_model(
+        model: Model,
+        ctx: Context[Any, Any],
+        insecure: Annotated[
+            bool, Field(description="Allow an insecure (http) registry connection")
+        ] = False,
+    ) -> PullResult:
+        """Download a model from the Ollama registry, streaming byte progress."""
+        with tool_errors():
+            return await service_of(ctx).pull(
+                model, insecure=insecure, on_progress=progress_callback(ctx)
+            )
+
+    @mcp.tool(annotations=LOCAL_WRITE)
+    async def copy_model(
+        source: Annotated[str, Field(min_length=1, max_length=256, description="Existing model")],
+        destination: Annotated[
+            str, Field(min_length=1, max_length=256, description="New name for the copy")
+        ],
+        ctx: Context[Any, Any],
+    ) -> OperationResult:
+        """Copy a model under a new name (overwriting needs destructive operations enabled)."""
+        with tool_errors():
+            return await service_of(ctx).copy(source, destination)
+
+    @mcp.tool(annotations=LOCAL_DESTRUCTIVE)
+    async def delete_model(model: Model, ctx: Context[Any, Any]) -> OperationResult:
+        """Delete an installed model. Disabled unless MCP_OLLAMA_ALLOW_DESTRUCTIVE=true."""
+        with tool_errors():
+            return await service_of(ctx).delete(model)
+
+    @mcp.tool(annotations=LOCAL_WRITE)
+    async def unload_model(model: Model, ctx: Context[Any, Any]) -> OperationResult:
+        """Unload a model from memory now, freeing RAM/VRAM."""
+        with tool_errors():
+            return await service_of(ctx).unload(model)

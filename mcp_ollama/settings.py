@@ -1,0 +1,362 @@
+"""Configuration: one typed `Settings` object.
+
+Precedence, highest first: command-line flag > environment variable > config file (TOML) > default.
+The CLI passes only the flags the user gave as init arguments, which pydantic-settings ranks above
+the environment. The config file is `$MCP_OLLAMA_CONFIG`, else `config.toml` in the user config
+directory. It holds the same keys as the environment (without the prefix) plus `[presets.NAME]`
+and `[models."NAME"]` tables of generation options.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["DEFAULT_PORT", "Settings", "config_file_path", "is_loopback_url", "parse_host"]
+
+APP_NAME = "mcp-ollama"
+DEFAULT_PORT = 11434
+DEFAULT_HTTP_PORT = 8000
+SECRET_HEADER_NAMES = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+REDACTED = "***"
+
+
+def parse_host(value: str | None) -> str:
+    """Turn any OLLAMA_HOST spelling the Ollama CLI accepts into `scheme://host:port[/path]`.
+
+    >>> parse_host(None)
+    'http://127.0.0.1:11434'
+    >>> parse_host('')
+    'http://127.0.0.1:11434'
+    >>> parse_host('1.2.3.4')
+    'http://1.2.3.4:11434'
+    >>> parse_host('example.com')
+    'http://example.com:11434'
+    >>> parse_host(':56789')
+    'http://127.0.0.1:56789'
+    >>> parse_host('example.com:56789')
+    'http://example.com:56789'
+    >>> parse_host('http://example.com')
+    'http://example.com:80'
+    >>> parse_host('https://example.com')
+    'https://example.com:443'
+    >>> parse_host('example.com:56789/')
+    'http://example.com:56789'
+    >>> parse_host('example.com/path')
+    'http://example.com:11434/path'
+    >>> parse_host('https://example.com:56789/path/')
+    'https://example.com:56789/path'
+    >>> parse_host('[::1]')
+    'http://[::1]:11434'
+    >>> parse_host('[::1]:56789')
+    'http://[::1]:56789'
+    >>> parse_host('https://[::1]')
+    'https://[::1]:443'
+    >>> parse_host('::1')
+    'http://[::1]:11434'
+    >>> parse_host('"127.0.0.1:11434"')
+    'http://127.0.0.1:11434'
+    >>> parse_host(' 127.0.0.1 ')
+    'http://127.0.0.1:11434'
+    >>> parse_host('0.0.0.0')
+    'http://127.0.0.1:11434'
+    >>> parse_host('0.0.0.0:11434')
+    'http://127.0.0.1:11434'
+    >>> parse_host('[::]')
+    'http://[::1]:11434'
+    >>> parse_host('HTTP://Example.com')
+    'http://example.com:80'
+    >>> parse_host('example.com:99999')
+    Traceback (most recent call last):
+    ...
+    ValueError: OLLAMA_HOST 'example.com:99999': port must be a number from 0 to 65535
+    >>> parse_host('tcp://x')
+    Traceback (most recent call last):
+    ...
+    ValueError: OLLAMA_HOST 'tcp://x': scheme must be http or https
+    """
+    raw = (value or "").strip().strip("\"'").strip()
+    scheme, default_port = "http", DEFAULT_PORT
+    rest = raw
+    if "://" in raw:
+        scheme, rest = raw.split("://", 1)
+        scheme = scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ValueError(f"OLLAMA_HOST {value!r}: scheme must be http or https")
+        default_port = 80 if scheme == "http" else 443
+    hostport, _, path = rest.partition("/")
+    path = path.rstrip("/")
+    host, port = _split_host_port(hostport, value)
+    if port is None:
+        port = default_port
+    host = host.lower() or "127.0.0.1"
+    if host == "0.0.0.0":  # a bind address for `ollama serve`; connect to this machine instead
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}" + (f"/{path}" if path else "")
+
+
+def _split_host_port(hostport: str, original: str | None) -> tuple[str, int | None]:
+    if hostport.startswith("["):
+        host, _, after = hostport[1:].partition("]")
+        port_text = after[1:] if after.startswith(":") else ""
+    elif hostport.count(":") > 1:  # a bare IPv6 address, which the daemon accepts
+        return hostport, None
+    else:
+        host, _, port_text = hostport.partition(":")
+    if not port_text:
+        return host, None
+    if not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError(f"OLLAMA_HOST {original!r}: port must be a number from 0 to 65535")
+    return host, int(port_text)
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether a base URL points at this machine (the only place auto-start makes sense).
+
+    >>> is_loopback_url('http://127.0.0.1:11434'), is_loopback_url('http://[::1]:1')
+    (True, True)
+    >>> is_loopback_url('http://localhost:11434'), is_loopback_url('http://example.com:11434')
+    (True, False)
+    """
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def config_file_path() -> Path:
+    """The TOML config file: `$MCP_OLLAMA_CONFIG`, else `config.toml` in the user config dir."""
+    explicit = os.environ.get("MCP_OLLAMA_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a comma-separated string from the environment as well as a list."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("["):
+            import json
+
+            return json.loads(stripped)
+        return [item.strip() for item in stripped.split(",") if item.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every setting of mcp-ollama; environment variables are `MCP_OLLAMA_<NAME>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MCP_OLLAMA_",
+        frozen=True,
+        populate_by_name=True,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    # The daemon
+    host: str = Field(
+        default="",
+        validation_alias=AliasChoices("MCP_OLLAMA_HOST", "OLLAMA_HOST", "OLLAMA_BASE_URL", "host"),
+        description="Where Ollama listens, in any OLLAMA_HOST form",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MCP_OLLAMA_API_KEY", "OLLAMA_API_KEY", "api_key"),
+        description="Bearer token sent to a remote Ollama behind auth",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra request headers for the daemon (JSON object)"
+    )
+    connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect")
+    request_timeout: float = Field(
+        default=300.0, gt=0, description="Seconds for a whole non-streaming request"
+    )
+    stall_timeout: float = Field(
+        default=180.0, gt=0, description="Seconds a stream may send nothing before it is abandoned"
+    )
+    max_retries: int = Field(default=3, ge=0, le=10, description="Retries for idempotent reads")
+    retry_backoff: float = Field(default=0.25, ge=0, description="First retry delay, seconds")
+    max_concurrent_requests: int = Field(
+        default=16, ge=1, le=1024, description="Calls in flight to the daemon at once"
+    )
+
+    # The daemon's lifecycle
+    auto_start: bool = Field(default=True, description="Start `ollama serve` when it is down")
+    ollama_bin: str = Field(default="ollama", description="The `ollama` executable")
+    startup_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for start")
+    stop_daemon_on_exit: bool = Field(
+        default=False, description="Stop a daemon we started when the server exits"
+    )
+    cli_fallback: bool = Field(default=True, description="Fall back to the `ollama` CLI")
+    cli_timeout: float = Field(default=300.0, gt=0, description="Seconds for one CLI fallback")
+    auto_pull: bool = Field(default=False, description="Pull a missing model before generating")
+    pull_allowlist: CommaList = Field(
+        default_factory=list, description="Glob patterns of models pull_model may fetch"
+    )
+    allow_destructive: bool = Field(
+        default=False, description="Enable delete_model and copying over an existing model"
+    )
+    default_model: str | None = Field(default=None, description="Model used when none is given")
+    cache_ttl: float = Field(default=30.0, ge=0, description="Seconds the model list is cached")
+
+    # Storage
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Reports, cache, logs")
+    report_retention: int = Field(default=200, ge=1, description="Reports kept of each kind")
+    max_prompt_chars: int = Field(
+        default=1_000_000, ge=1, description="Largest prompt or message accepted"
+    )
+
+    # Conversations
+    context_threshold: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Fraction of the context window that triggers compaction",
+    )
+    context_policy: Literal["summarize", "drop"] = Field(
+        default="summarize", description="How a session is shrunk near the context limit"
+    )
+    summary_model: str | None = Field(
+        default=None, description="Model that summarises old turns (default: the chat model)"
+    )
+    skills_dir: Path | None = Field(
+        default=None, description="Markdown skills (default data/skills)"
+    )
+
+    # Transports
+    transport: Literal["stdio", "sse", "http"] = Field(default="stdio", description="MCP transport")
+    http_host: str = Field(default="127.0.0.1", description="Address HTTP transports bind")
+    http_port: int = Field(default=DEFAULT_HTTP_PORT, ge=0, le=65535, description="HTTP port")
+    allowed_hosts: CommaList = Field(
+        default_factory=list, description="Host headers accepted by HTTP transports"
+    )
+    allowed_origins: CommaList = Field(
+        default_factory=list, description="Origin headers accepted by HTTP transports"
+    )
+    auth_token: SecretStr | None = Field(
+        default=None, description="Bearer token HTTP clients must send"
+    )
+    allow_insecure_bind: bool = Field(
+        default=False, description="Bind a non-loopback address without a token or host list"
+    )
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="HTTP body limit")
+
+    # Logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level (logs go to stderr)"
+    )
+    log_json: bool | None = Field(default=None, description="JSON logs (default: unless a TTY)")
+
+    # From the config file only
+    presets: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="User presets: name -> options"
+    )
+    models: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-model default options"
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _host_parses(cls, value: str) -> str:
+        parse_host(value)
+        return value
+
+    @field_validator("pull_allowlist", "allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (init) > environment > TOML config file > defaults; no .env files."""
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file_path()),
+        )
+
+    @cached_property
+    def base_url(self) -> str:
+        """The daemon's base URL, normalised from `host`."""
+        return parse_host(self.host)
+
+    @cached_property
+    def is_local(self) -> bool:
+        """Whether the daemon is on this machine (auto-start and CLI fallback apply)."""
+        return is_loopback_url(self.base_url)
+
+    def request_headers(self) -> dict[str, str]:
+        """Headers sent with every daemon request, secrets included."""
+        headers = dict(self.headers)
+        if self.api_key is not None and not any(k.lower() == "authorization" for k in headers):
+            headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
+        return headers
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective settings as JSON-ready data, with every secret replaced by `***`."""
+        data = self.model_dump(mode="json")
+        data["base_url"] = self.base_url
+        for key in ("api_key", "auth_token"):
+            if data.get(key) is not None:
+                data[key] = REDACTED
+        data["headers"] = {
+            name: REDACTED if name.lower() in SECRET_HEADER_NAMES else value
+            for name, value in self.headers.items()
+        }
+        return data
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where benchmark and comparison reports are saved."""
+        return self.data_dir / "reports"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Where the auto-started daemon's log goes."""
+        return self.data_dir / "logs"
+
+    @property
+    def effective_skills_dir(self) -> Path:
+        """The skills directory, defaulting to `skills/` in the data directory."""
+        return self.skills_dir or self.data_dir / "skills"

@@ -1,0 +1,72 @@
+"""Shared fixtures: a clean environment, settings in a temporary data dir, the fake daemon,
+and real MCP clients (in-memory, both protocol eras) driving the real server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from mcp_ollama.client import OllamaClient
+from mcp_ollama.server import build_server
+from mcp_ollama.settings import Settings
+from tests.fake_ollama import FakeOllama, FakeServerHandle, serve_fake_ollama
+
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No OLLAMA_*/MCP_OLLAMA_*/proxy variable leaks in; data and config live in tmp_path."""
+    for name in list(os.environ):
+        upper = name.upper()
+        if upper.startswith(("OLLAMA_", "MCP_OLLAMA_")) or upper in PROXY_VARS:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MCP_OLLAMA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MCP_OLLAMA_CONFIG", str(tmp_path / "config.toml"))
+
+
+@pytest.fixture
+def fake() -> FakeOllama:
+    return FakeOllama()
+
+
+@pytest.fixture
+def fake_ollama(fake: FakeOllama) -> Iterator[FakeServerHandle]:
+    """The fake daemon serving on a free loopback port."""
+    with serve_fake_ollama(fake) as handle:
+        yield handle
+
+
+@pytest.fixture
+def settings(fake_ollama: FakeServerHandle, tmp_path: Path) -> Settings:
+    """Settings pointing at the fake daemon; no auto-start, quick retries."""
+    return Settings(
+        host=fake_ollama.url,
+        data_dir=tmp_path / "data",
+        auto_start=False,
+        cli_fallback=False,
+        retry_backoff=0.01,
+        stall_timeout=5,
+    )
+
+
+@pytest.fixture
+async def ollama(settings: Settings) -> AsyncIterator[OllamaClient]:
+    async with OllamaClient.from_settings(settings) as client:
+        yield client
+
+
+@pytest.fixture(params=["auto", "legacy"])
+async def mcp_client(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Client]:
+    """A real MCP client connected in memory, in both protocol eras."""
+    async with Client(build_server(settings), mode=request.param) as client:
+        yield client
