@@ -1,26 +1,47 @@
 """The model catalogue: installed models enriched with context window, capabilities and load state.
 
-The list is cached in memory for `ttl` seconds; per-model details from `/api/show` are cached by
-digest (a digest names immutable content, so they never go stale).
+The list is cached in memory for `ttl` seconds and persisted to `cache/models.json` in the data
+directory (atomic writes), so a restarted server answers at once. What happens to the persisted
+list at start depends on its age: fresh (< 6 h) it is served as is; stale (6-24 h) it is served
+and refreshed in the background; expired (> 24 h) it is refreshed before answering. A corrupt file
+is discarded and rebuilt. Per-model details from `/api/show` are cached by digest (a digest names
+immutable content, so they never go stale).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
 
 import anyio
+import structlog
+from anyio.abc import TaskGroup
+from pydantic import BaseModel
 
 from mcp_ollama.client import OllamaClient
-from mcp_ollama.errors import OllamaError
+from mcp_ollama.errors import OllamaError, StorageError
 from mcp_ollama.names import canonical_name, same_model
 from mcp_ollama.results import LocalModel, ModelList, human_bytes
+from mcp_ollama.settings import Settings
+from mcp_ollama.storage import atomic_write_json
 from mcp_ollama.types import ModelSummary, ShowResponse
 
-__all__ = ["ModelCatalog", "to_local_model"]
+__all__ = ["FRESH_AGE", "MAX_AGE", "ModelCatalog", "to_local_model"]
+
+logger = structlog.get_logger()
 
 SHOW_CONCURRENCY = 4
+FRESH_AGE = 6 * 3600.0
+MAX_AGE = 24 * 3600.0
+CACHE_FILE = Path("cache") / "models.json"
+
+Clock = Callable[[], float]
+"""Seconds since the epoch; injectable so tests can age the cache without sleeping."""
 
 
 def to_local_model(summary: ModelSummary, show: ShowResponse | None, *, loaded: bool) -> LocalModel:
@@ -43,33 +64,100 @@ def to_local_model(summary: ModelSummary, show: ShowResponse | None, *, loaded: 
     )
 
 
+class _CacheFile(BaseModel):
+    """The persisted list: what `cache/models.json` holds."""
+
+    version: Literal[1] = 1
+    fetched_at: float
+    models: list[LocalModel]
+    # False once a pull, delete or copy changed what is installed: refreshed before it is served.
+    current: bool = True
+
+
 class ModelCatalog:
     """Answers "what is installed?" cheaply, and resolves requested names to installed ones."""
 
-    def __init__(self, client: OllamaClient, *, ttl: float = 30.0) -> None:
+    def __init__(
+        self,
+        client: OllamaClient,
+        *,
+        ttl: float = 30.0,
+        cache_file: Path | None = None,
+        clock: Clock = time.time,
+        fresh_age: float = FRESH_AGE,
+        max_age: float = MAX_AGE,
+    ) -> None:
         self._client = client
         self._ttl = ttl
+        self._cache_file = cache_file
+        self._clock = clock
+        self._fresh_age = fresh_age
+        self._max_age = max_age
         self._cached: ModelList | None = None
         self._cached_at = -float("inf")
+        self._last: _CacheFile | None = None  # the newest list known, for answering when down
+        self._disk_checked = cache_file is None
         self._details: dict[str, ShowResponse] = {}
         self._lock = anyio.Lock()
+        self._task_group: TaskGroup | None = None
+        self._refreshing = False
+
+    @classmethod
+    def from_settings(
+        cls, client: OllamaClient, settings: Settings, *, clock: Clock = time.time
+    ) -> ModelCatalog:
+        """A catalogue persisted in the data directory, with the configured TTL."""
+        return cls(
+            client, ttl=settings.cache_ttl, cache_file=settings.data_dir / CACHE_FILE, clock=clock
+        )
+
+    def attach(self, task_group: TaskGroup) -> None:
+        """Run background refreshes in `task_group` (the server's lifespan).
+
+        Without one, a stale persisted list is served once and refreshed on the next call.
+        """
+        self._task_group = task_group
 
     def invalidate(self) -> None:
-        """Forget the cached list (after a pull, delete or copy)."""
+        """Forget the cached list (after a pull, delete or copy), in memory and on disk."""
         self._cached = None
+        if self._last is not None and self._last.current:
+            self._last = self._last.model_copy(update={"current": False})
+            self._persist(self._last)
 
     async def list_models(self, *, force_refresh: bool = False) -> ModelList:
-        """The installed models, from cache when fresh."""
+        """The installed models, from cache when fresh.
+
+        Raises:
+            OllamaError: the daemon could not be asked and no cached list may be served.
+        """
         if not force_refresh and self._fresh():
             assert self._cached is not None
             return self._cached
         async with self._lock:  # concurrent callers share one refresh
-            if not force_refresh and self._fresh():
-                assert self._cached is not None
-                return self._cached
-            self._cached = await self._fetch()
-            self._cached_at = time.monotonic()
-            return self._cached
+            if not force_refresh:
+                if self._fresh():
+                    assert self._cached is not None
+                    return self._cached
+                if not self._disk_checked:
+                    self._disk_checked = True
+                    persisted = self._serve_persisted()
+                    if persisted is not None:
+                        return persisted
+            return await self._refresh()
+
+    def stale(self, reason: str) -> ModelList | None:
+        """The newest list known (from memory or disk, of any age), marked stale, or None."""
+        last = self._last or self._read_file()
+        if last is None:
+            return None
+        fetched = _iso(last.fetched_at)
+        return ModelList(
+            models=last.models,
+            stale=True,
+            stale_reason=f"{reason}; this list was fetched at {fetched} and may be out of date",
+            cached_at=fetched,
+        )
 
     async def find(self, requested: str) -> LocalModel | None:
         """The installed model a name refers to (`llama3.2` matches `llama3.2:latest` or, for a
@@ -81,17 +169,102 @@ class ModelCatalog:
         return next((m for m in models if same_model(requested, m.name)), None)
 
     def _fresh(self) -> bool:
-        return self._cached is not None and time.monotonic() - self._cached_at < self._ttl
+        return self._cached is not None and 0 <= self._clock() - self._cached_at < self._ttl
 
-    async def _fetch(self) -> ModelList:
+    # -- the persisted list -----------------------------------------------------------------
+
+    def _serve_persisted(self) -> ModelList | None:
+        """At start: the persisted list if it may be served now, starting a refresh if stale."""
+        persisted = self._read_file()
+        if persisted is None:
+            return None
+        self._last = persisted
+        now = self._clock()
+        age = now - persisted.fetched_at
+        if not persisted.current or not 0 <= age < self._max_age:
+            return None  # outdated, expired or from the future: refresh before answering
+        fetched = _iso(persisted.fetched_at)
+        if age < self._fresh_age:
+            answer = ModelList(models=persisted.models, cached_at=fetched)
+            self._remember(answer, now)
+            return answer
+        hours = age / 3600
+        answer = ModelList(
+            models=persisted.models,
+            stale=True,
+            stale_reason=f"served from the on-disk cache ({hours:.1f} h old) while it is "
+            "refreshed; call again with force_refresh=true for the current list",
+            cached_at=fetched,
+        )
+        if self._task_group is not None and not self._refreshing:
+            self._refreshing = True
+            self._remember(answer, now)
+            self._task_group.start_soon(self._background_refresh)
+        return answer
+
+    def _read_file(self) -> _CacheFile | None:
+        if self._cache_file is None:
+            return None
+        try:
+            text = self._cache_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            logger.warning("model cache unreadable", path=str(self._cache_file), error=str(exc))
+            return None
+        try:
+            return _CacheFile.model_validate_json(text)
+        except ValueError as exc:  # pydantic's ValidationError included
+            # Half-written by hand, or another format: discarded, and rebuilt on the next fetch.
+            logger.warning(
+                "discarding corrupt model cache", path=str(self._cache_file), error=str(exc)[:200]
+            )
+            with contextlib.suppress(OSError):
+                self._cache_file.unlink()
+            return None
+
+    def _persist(self, data: _CacheFile) -> None:
+        if self._cache_file is None:
+            return
+        try:
+            atomic_write_json(self._cache_file, json.loads(data.model_dump_json()))
+        except StorageError as exc:
+            # The listing itself succeeded; a read-only data dir only costs the next start.
+            logger.warning("model cache not saved", error=str(exc))
+
+    async def _background_refresh(self) -> None:
+        try:
+            async with self._lock:
+                await self._refresh()
+        except OllamaError as exc:
+            logger.warning("background model list refresh failed", error=str(exc))
+        finally:
+            self._refreshing = False
+
+    # -- fetching ---------------------------------------------------------------------------
+
+    async def _refresh(self) -> ModelList:
+        models = await self._fetch()
+        now = self._clock()
+        data = _CacheFile(fetched_at=now, models=models)
+        self._last = data
+        self._persist(data)
+        answer = ModelList(models=models, cached_at=_iso(now))
+        self._remember(answer, now)
+        return answer
+
+    def _remember(self, answer: ModelList, at: float) -> None:
+        self._cached = answer
+        self._cached_at = at
+
+    async def _fetch(self) -> list[LocalModel]:
         summaries = await self._client.list_models()
         running = {canonical_name(m.name) for m in await self._client.running()}
         await self._load_details([s for s in summaries if s.digest not in self._details])
-        models = [
+        return [
             to_local_model(s, self._details.get(s.digest), loaded=canonical_name(s.name) in running)
             for s in summaries
         ]
-        return ModelList(models=models, cached_at=datetime.now(UTC).isoformat())
 
     async def _load_details(self, summaries: list[ModelSummary]) -> None:
         limiter = anyio.CapacityLimiter(SHOW_CONCURRENCY)
@@ -105,3 +278,7 @@ class ModelCatalog:
         async with anyio.create_task_group() as tg:
             for summary in summaries:
                 tg.start_soon(load, summary)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()

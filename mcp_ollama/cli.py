@@ -13,6 +13,7 @@ import structlog
 from pydantic import ValidationError
 
 from mcp_ollama import __version__
+from mcp_ollama.errors import SettingsError
 from mcp_ollama.log import configure_logging
 from mcp_ollama.settings import Settings
 
@@ -31,7 +32,17 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the MCP server (default)")
     _add_serve_flags(serve)
     _add_serve_flags(parser)
+    for register in _command_registrars():
+        register(commands)
     return parser
+
+
+def _command_registrars() -> list[Any]:
+    """Each extra command lives in its own `cli_*` module, with `register(subparsers)`, which
+    sets `handler(args, settings) -> int` as the parser default."""
+    from mcp_ollama import cli_bench, cli_doctor
+
+    return [cli_doctor.register, cli_bench.register]
 
 
 def _add_serve_flags(parser: argparse.ArgumentParser) -> None:
@@ -83,13 +94,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"mcp-ollama: invalid configuration:\n{exc}\n")
         return 2
     configure_logging(settings.log_level, json=settings.log_json)
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        exit_code: int = handler(args, settings)
+        return exit_code
     return _serve(settings)
 
 
 def _serve(settings: Settings) -> int:
     from mcp_ollama.server import build_server
-    from mcp_ollama.server.transports import serve
+    from mcp_ollama.server.transports import check_bind, serve
 
+    try:
+        check_bind(settings)
+    except SettingsError as exc:
+        sys.stderr.write(f"mcp-ollama: {exc}\n")
+        return 2
     mcp = build_server(settings)
     logger.info("starting", transport=settings.transport, ollama=settings.base_url)
     with contextlib.suppress(KeyboardInterrupt):

@@ -159,9 +159,9 @@ class OllamaClient:
 
     # -- idempotent reads (retried) ---------------------------------------------------------
 
-    async def version(self) -> VersionInfo:
-        """`GET /api/version`."""
-        return _parse(VersionInfo, await self._read("GET", "/api/version"))
+    async def version(self, *, retries: int | None = None) -> VersionInfo:
+        """`GET /api/version`; `retries=0` makes it a one-shot liveness probe."""
+        return _parse(VersionInfo, await self._read("GET", "/api/version", retries=retries))
 
     async def list_models(self) -> list[ModelSummary]:
         """`GET /api/tags`: installed models, newest first."""
@@ -247,8 +247,10 @@ class OllamaClient:
         body: dict[str, Any] | None = None,
         *,
         model: str | None = None,
+        retries: int | None = None,
     ) -> Any:
         """An idempotent request, retried on connection errors and 502/503/504."""
+        max_retries = self.max_retries if retries is None else retries
         attempt = 0
         while True:
             try:
@@ -257,7 +259,7 @@ class OllamaClient:
                 retryable = isinstance(exc, OllamaConnectionError) or (
                     exc.status_code in RETRY_STATUSES
                 )
-                if not retryable or attempt >= self.max_retries:
+                if not retryable or attempt >= max_retries:
                     raise
             delay = self.retry_backoff * (2**attempt)
             await anyio.sleep(delay * (0.5 + random.random()))  # full jitter, never zero

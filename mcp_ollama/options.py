@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mcp_ollama.errors import InvalidOptionError, PresetNotFoundError
+from mcp_ollama.names import base_name
 
 __all__ = [
     "BUILTIN_PRESETS",
@@ -19,6 +20,7 @@ __all__ = [
     "Preset",
     "PresetBook",
     "ResolvedOptions",
+    "parse_user_preset",
     "validate_options",
 ]
 
@@ -144,11 +146,35 @@ class PresetBook:
     ) -> None:
         self._presets = dict(BUILTIN_PRESETS)
         for name, raw in (user_presets or {}).items():
-            self._presets[name] = _user_preset(name, raw)
+            self._presets[name] = parse_user_preset(name, raw)
         self._model_defaults = {
             _model_key(name): validate_options(raw, where=f"models.{name!r}")
             for name, raw in (model_defaults or {}).items()
         }
+
+    def merge(
+        self,
+        user_presets: Mapping[str, Mapping[str, Any]] | None = None,
+        model_defaults: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Add or replace user presets and per-model defaults, all or nothing.
+
+        Raises:
+            InvalidOptionError: any preset or option is invalid (nothing changes then).
+        """
+        incoming = PresetBook(user_presets, model_defaults)
+        new_presets = {n: p for n, p in incoming._presets.items() if not p.builtin}
+        # Swap whole dicts so a concurrent resolve() sees either the old book or the new one.
+        self._presets = {**self._presets, **new_presets}
+        self._model_defaults = {**self._model_defaults, **incoming._model_defaults}
+
+    def user_presets(self) -> dict[str, Preset]:
+        """The presets that came from configuration (a user preset may replace a built-in)."""
+        return {name: p for name, p in self._presets.items() if not p.builtin}
+
+    def all_model_defaults(self) -> dict[str, dict[str, Any]]:
+        """Per-model default options by model name (without `:latest`)."""
+        return {name: dict(options) for name, options in self._model_defaults.items()}
 
     @property
     def presets(self) -> dict[str, Preset]:
@@ -171,7 +197,7 @@ class PresetBook:
     def model_defaults(self, model: str) -> dict[str, Any]:
         """Per-model default options from the config file (`name` or `name:tag`)."""
         key = _model_key(model)
-        base = key.split(":", 1)[0]
+        base = base_name(key)
         return {**self._model_defaults.get(base, {}), **self._model_defaults.get(key, {})}
 
     def resolve(
@@ -195,11 +221,20 @@ def _model_key(name: str) -> str:
     return key.removesuffix(":latest")
 
 
-def _user_preset(name: str, raw: Mapping[str, Any]) -> Preset:
+def parse_user_preset(name: str, raw: Mapping[str, Any]) -> Preset:
+    """A preset from its config table: options inline or under `options`, plus `description`
+    and `timeout`.
+
+    Raises:
+        InvalidOptionError: an unknown or out-of-range option, or a bad timeout.
+    """
     values = dict(raw)
     description = str(values.pop("description", ""))
     timeout = values.pop("timeout", None)
-    options = dict(values.pop("options", {})) | values
+    nested = values.pop("options", {})
+    if not isinstance(nested, Mapping):
+        raise InvalidOptionError(f"invalid preset {name!r}: `options` must be a table")
+    options = dict(nested) | values
     try:
         return Preset(
             name=name,

@@ -9,17 +9,36 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
+
+from mcp_ollama.batch import BatchResult, check_batch, run_batch
+from mcp_ollama.benchmark import (
+    BenchmarkPlan,
+    BenchmarkResult,
+    ComparisonResult,
+    build_prompts,
+    compare_models,
+    run_benchmark,
+)
 from mcp_ollama.catalog import ModelCatalog
+from mcp_ollama.cli_fallback import OllamaCLI
 from mcp_ollama.client import OllamaClient
-from mcp_ollama.errors import InvalidInputError, OllamaResponseError
+from mcp_ollama.context_window import Compactor, ContextWindows
+from mcp_ollama.conversations import Conversations
+from mcp_ollama.database import DATABASE_NAME, Database
+from mcp_ollama.errors import InvalidInputError, OllamaError, OllamaResponseError
 from mcp_ollama.generation import call_deadline, run_chat, run_generate
+from mcp_ollama.lifecycle import DaemonManager
 from mcp_ollama.names import canonical_name, validate_model_name
-from mcp_ollama.options import PresetBook
+from mcp_ollama.options import PresetBook, ResolvedOptions, validate_options
 from mcp_ollama.progress import ProgressCallback, ProgressThrottle
+from mcp_ollama.reports import ReportStore
+from mcp_ollama.resilience import Resilience
 from mcp_ollama.results import (
     ChatResult,
     EmbedResult,
@@ -32,8 +51,11 @@ from mcp_ollama.results import (
     RunningModelInfo,
     Usage,
     human_bytes,
+    ns_to_ms,
 )
+from mcp_ollama.sessions import SessionStore
 from mcp_ollama.settings import Settings
+from mcp_ollama.skills import SkillBook
 from mcp_ollama.types import (
     ChatMessage,
     ChatRequest,
@@ -42,11 +64,13 @@ from mcp_ollama.types import (
     RunningModel,
     ThinkLevel,
 )
+from mcp_ollama.usage import UsageLedger
 
 __all__ = ["OllamaService"]
 
 KeepAlive = str | float | None
 Format = str | dict[str, Any] | None
+Saved = TypeVar("Saved", GenerationResult, ChatResult)
 
 
 class OllamaService:
@@ -59,11 +83,46 @@ class OllamaService:
         *,
         presets: PresetBook | None = None,
         catalog: ModelCatalog | None = None,
+        database: Database | None = None,
+        reports: ReportStore | None = None,
+        daemon: DaemonManager | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.presets = presets or PresetBook(settings.presets, settings.models)
-        self.catalog = catalog or ModelCatalog(client, ttl=settings.cache_ttl)
+        self.catalog = catalog or ModelCatalog.from_settings(client, settings)
+        # Auto-start, busy retries and the `ollama` CLI fallback wrap every daemon call.
+        self.daemon = daemon or DaemonManager(settings, client)
+        self.cli = OllamaCLI(settings)
+        self.resilience = Resilience(settings, self.daemon)
+        self.reports = reports or ReportStore(
+            settings.data_dir, retention=settings.report_retention
+        )
+        # One benchmark at a time across every caller: concurrent runs on one GPU would skew
+        # each other's figures.
+        self._benchmark_lock = anyio.Lock()
+        # Conversations and usage share one SQLite file, opened on first use.
+        self.database = database or Database(settings.data_dir / DATABASE_NAME)
+        self.usage = UsageLedger(self.database)
+        self.sessions = SessionStore(self.database)
+        self.skills = SkillBook(settings.effective_skills_dir)
+        windows = ContextWindows(client)
+        compactor = Compactor(
+            windows,
+            lambda request: self.usage.measure(
+                request.model, lambda: run_chat(self.client, request)
+            ),
+            policy=settings.context_policy,
+            summary_model=settings.summary_model,
+            threshold=settings.context_threshold,
+        )
+        self.conversations = Conversations(
+            self.sessions, self.skills, windows, compactor, threshold=settings.context_threshold
+        )
+
+    async def aclose(self) -> None:
+        """Close the conversation database."""
+        await self.database.aclose()
 
     # -- generation -------------------------------------------------------------------------
 
@@ -73,6 +132,7 @@ class OllamaService:
         prompt: str,
         *,
         system: str | None = None,
+        skills: Sequence[str] | None = None,
         preset: str | None = None,
         options: dict[str, Any] | None = None,
         format: Format = None,
@@ -84,14 +144,16 @@ class OllamaService:
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> GenerationResult:
-        """Generate a completion.
+        """Generate a completion; `skills` are prepended to the system prompt.
 
         Raises:
-            InvalidInputError: a bad name, option, image or an oversized prompt.
+            InvalidInputError: a bad name, option, image, skill or an oversized prompt.
             ModelNotFoundError: the model is not pulled.
             OllamaError: the daemon failed.
         """
         model = validate_model_name(model)
+        if skills:
+            system = await self.skills.system_message(skills, system)
         self._check_size(prompt, system, suffix)
         resolved = self.presets.resolve(model, preset=preset, options=options)
         request = GenerateRequest(
@@ -106,11 +168,19 @@ class OllamaService:
             think=think,
             keep_alive=keep_alive,
         )
-        return await run_generate(
-            self.client,
-            request,
-            on_progress=on_progress,
-            timeout=timeout or resolved.timeout,
+        return await self.usage.measure(
+            model,
+            lambda: self.resilience.streamed(
+                lambda progress: run_generate(
+                    self.client,
+                    request,
+                    on_progress=progress,
+                    timeout=timeout or resolved.timeout,
+                ),
+                fallback=self.cli.generate_fallback(request, timeout or resolved.timeout),
+                on_progress=on_progress,
+                pull=lambda progress: self.pull(model, on_progress=progress),
+            ),
         )
 
     async def chat(
@@ -119,6 +189,8 @@ class OllamaService:
         messages: Sequence[ChatMessage],
         *,
         system: str | None = None,
+        session_id: str | None = None,
+        skills: Sequence[str] | None = None,
         tools: list[dict[str, Any]] | None = None,
         preset: str | None = None,
         options: dict[str, Any] | None = None,
@@ -128,20 +200,23 @@ class OllamaService:
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> ChatResult:
-        """One chat turn over the given history.
+        """One chat turn over the given history, or, with `session_id`, after the history the
+        server stored for that session (`messages` are then only the new ones).
 
         Raises:
-            InvalidInputError: a bad name, option, message or an oversized history.
+            InvalidInputError: a bad name, option, message, skill or an oversized history.
             ModelNotFoundError: the model is not pulled.
             OllamaError: the daemon failed.
         """
         model = validate_model_name(model)
+        if session_id is None and skills:
+            system = await self.skills.system_message(skills, system)
         history = list(messages)
-        if system:
+        if system and session_id is None:
             history = [ChatMessage(role="system", content=system), *history]
         if not history:
             raise InvalidInputError("messages is empty: send at least one user message")
-        self._check_size(*(m.content for m in history))
+        self._check_size(*(m.content for m in history), system if session_id else None)
         for message in history:
             _check_images(message.images)
         resolved = self.presets.resolve(model, preset=preset, options=options)
@@ -154,12 +229,28 @@ class OllamaService:
             think=think,
             keep_alive=keep_alive,
         )
-        return await run_chat(
-            self.client,
-            request,
-            on_progress=on_progress,
-            timeout=timeout or resolved.timeout,
-        )
+
+        async def send(request: ChatRequest) -> ChatResult:
+            return await self.usage.measure(
+                model,
+                lambda: self.resilience.streamed(
+                    lambda progress: run_chat(
+                        self.client,
+                        request,
+                        on_progress=progress,
+                        timeout=timeout or resolved.timeout,
+                    ),
+                    fallback=self.cli.chat_fallback(request, timeout or resolved.timeout),
+                    on_progress=on_progress,
+                    pull=lambda progress: self.pull(model, on_progress=progress),
+                ),
+            )
+
+        if session_id is not None:
+            return await self.conversations.turn(
+                session_id, request, system=system, skills=skills, send=send
+            )
+        return await send(request)
 
     async def embed(
         self,
@@ -186,21 +277,77 @@ class OllamaService:
             truncate=truncate,
             keep_alive=keep_alive,
         )
+        return await self.usage.measure(model, lambda: self._embed(request, timeout))
+
+    async def _embed(self, request: EmbedRequest, timeout: float | None) -> EmbedResult:
         with call_deadline(timeout, "embed"):
-            response = await self.client.embed(request)
+            response = await self.resilience.call(lambda: self.client.embed(request))
         vectors = response.embeddings
         return EmbedResult(
-            model=response.model or model,
+            model=response.model or request.model,
             embeddings=vectors,
             dimensions=len(vectors[0]) if vectors else 0,
-            usage=Usage.from_counters(response.model_copy(update={"eval_count": None})),
+            # /api/embed reports only these counters: there is no eval phase.
+            usage=Usage(
+                prompt_tokens=response.prompt_eval_count or 0,
+                load_ms=ns_to_ms(response.load_duration),
+                total_ms=ns_to_ms(response.total_duration),
+            ),
+        )
+
+    async def generate_batch(
+        self,
+        model: str,
+        prompts: Sequence[str],
+        *,
+        concurrency: int | None = None,
+        system: str | None = None,
+        skills: Sequence[str] | None = None,
+        preset: str | None = None,
+        options: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> BatchResult:
+        """Run many prompts on one model, a bounded number at once; a failed prompt is reported
+        in its item and does not stop the others.
+
+        Raises:
+            InvalidInputError: a bad name, option, skill or batch size (checked once, up front).
+        """
+        model = validate_model_name(model)
+        limit = check_batch(prompts, concurrency, self.settings.max_concurrent_requests)
+        self.presets.resolve(model, preset=preset, options=options)
+        if skills:
+            system = await self.skills.system_message(skills, system)
+        return await run_batch(
+            model,
+            prompts,
+            lambda prompt: self.generate(
+                model, prompt, system=system, preset=preset, options=options, timeout=timeout
+            ),
+            concurrency=limit,
+            on_progress=on_progress,
         )
 
     # -- models -----------------------------------------------------------------------------
 
     async def list_models(self, *, force_refresh: bool = False) -> ModelList:
-        """The installed models with details and load state."""
-        return await self.catalog.list_models(force_refresh=force_refresh)
+        """The installed models with details and load state; when Ollama cannot be reached, the
+        last known list marked stale, with the reason.
+
+        Raises:
+            OllamaError: Ollama cannot be reached and no list was ever fetched.
+        """
+        try:
+            return await self.resilience.call(
+                lambda: self.catalog.list_models(force_refresh=force_refresh),
+                fallback=self.cli.list_models,
+            )
+        except OllamaError as exc:
+            stale = self.catalog.stale(f"Ollama could not be reached ({exc})")
+            if stale is None:
+                raise
+            return stale
 
     async def show_model(self, model: str) -> ModelInfo:
         """Details of one installed model.
@@ -209,6 +356,11 @@ class OllamaService:
             ModelNotFoundError: the model is not pulled.
         """
         model = validate_model_name(model)
+        return await self.resilience.call(
+            lambda: self._show(model), fallback=lambda: self.cli.show(model)
+        )
+
+    async def _show(self, model: str) -> ModelInfo:
         show = await self.client.show(model)
         arch = show.model_info.get("general.architecture")
         embedding = show.model_info.get(f"{arch}.embedding_length") if arch else None
@@ -232,7 +384,8 @@ class OllamaService:
 
     async def running_models(self) -> RunningList:
         """Models loaded in memory now."""
-        return RunningList(models=[_running(m) for m in await self.client.running()])
+        running = await self.resilience.call(self.client.running)
+        return RunningList(models=[_running(m) for m in running])
 
     async def pull(
         self,
@@ -249,6 +402,20 @@ class OllamaService:
         """
         model = validate_model_name(model)
         self._check_pull_allowed(model)
+        try:
+            return await self.resilience.streamed(
+                lambda progress: self._pull(model, insecure, progress),
+                fallback=lambda progress: self.cli.pull(
+                    model, insecure=insecure, on_progress=progress
+                ),
+                on_progress=on_progress,
+            )
+        finally:
+            self.catalog.invalidate()
+
+    async def _pull(
+        self, model: str, insecure: bool, on_progress: ProgressCallback | None
+    ) -> PullResult:
         totals: dict[str, int] = {}
         done: dict[str, int] = {}
         status = ""
@@ -276,8 +443,6 @@ class OllamaService:
                     exc.status_code,
                 ) from exc
             raise
-        finally:
-            self.catalog.invalidate()
         return PullResult(
             model=model,
             status=status,
@@ -298,7 +463,7 @@ class OllamaService:
                 "delete_model is disabled: it is destructive. Ask the user to enable it with "
                 "MCP_OLLAMA_ALLOW_DESTRUCTIVE=true (or allow_destructive = true in the config)."
             )
-        await self.client.delete(model)
+        await self.resilience.call(lambda: self.client.delete(model))
         self.catalog.invalidate()
         return OperationResult(message=f"deleted '{model}'")
 
@@ -318,7 +483,7 @@ class OllamaService:
                     f"'{destination}' already exists and copying over it would replace it; pick "
                     "another name, or enable destructive operations (MCP_OLLAMA_ALLOW_DESTRUCTIVE)."
                 )
-        await self.client.copy(source, destination)
+        await self.resilience.call(lambda: self.client.copy(source, destination))
         self.catalog.invalidate()
         return OperationResult(message=f"copied '{source}' to '{destination}'")
 
@@ -329,9 +494,104 @@ class OllamaService:
             ModelNotFoundError: the model is not installed.
         """
         model = validate_model_name(model)
-        await self.client.unload(model)
+        await self.resilience.call(lambda: self.client.unload(model))
         self.catalog.invalidate()
         return OperationResult(message=f"unloaded '{model}' from memory")
+
+    # -- benchmarks and saved outputs -------------------------------------------------------
+
+    async def benchmark(
+        self,
+        model: str,
+        *,
+        prompts: Sequence[str] | None = None,
+        runs: int = 3,
+        warmup: int = 1,
+        preset: str | None = None,
+        options: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        keep_alive: KeepAlive = None,
+        save_report: bool = True,
+        on_progress: ProgressCallback | None = None,
+    ) -> BenchmarkResult:
+        """Benchmark one model on the built-in suite (or `prompts`), saving a report.
+
+        Raises:
+            InvalidInputError: a bad name, option, prompt or run count.
+            ModelNotFoundError: the model is not pulled.
+            OllamaError: a run failed.
+            StorageError: the report could not be saved.
+        """
+        plan = self._benchmark_plan(prompts, runs, warmup, preset)
+        resolve = self._benchmark_resolver(preset, options, max_tokens)
+        async with self._benchmark_lock:
+            result = await run_benchmark(
+                self.client, model, plan, resolve, keep_alive=keep_alive, on_progress=on_progress
+            )
+        if not save_report:
+            return result
+        return await anyio.to_thread.run_sync(self.reports.save_benchmark, result)
+
+    async def compare(
+        self,
+        models: Sequence[str],
+        *,
+        prompts: Sequence[str] | None = None,
+        runs: int = 3,
+        warmup: int = 1,
+        preset: str | None = None,
+        options: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        keep_alive: KeepAlive = None,
+        save_report: bool = True,
+        on_progress: ProgressCallback | None = None,
+    ) -> ComparisonResult:
+        """Run the same suite on 2..N models one after another, rank them, save a report.
+
+        Raises:
+            InvalidInputError: fewer than two models, a bad name, option, prompt or run count.
+            StorageError: the report could not be saved.
+        """
+        plan = self._benchmark_plan(prompts, runs, warmup, preset)
+        resolve = self._benchmark_resolver(preset, options, max_tokens)
+        async with self._benchmark_lock:
+            result = await compare_models(
+                self.client, models, plan, resolve, keep_alive=keep_alive, on_progress=on_progress
+            )
+        if not save_report:
+            return result
+        return await anyio.to_thread.run_sync(self.reports.save_comparison, result)
+
+    async def save_output(self, tool: str, result: Saved, request: dict[str, Any]) -> Saved:
+        """Save a generation's request and answer under outputs/; the result gets its id.
+
+        Raises:
+            StorageError: the data directory is not writable.
+        """
+        text = result.text if isinstance(result, GenerationResult) else result.message.content
+        output_id = await anyio.to_thread.run_sync(
+            self.reports.save_output, tool, result.model, request, result, text
+        )
+        return result.model_copy(update={"saved_output": output_id})
+
+    def _benchmark_plan(
+        self, prompts: Sequence[str] | None, runs: int, warmup: int, preset: str | None
+    ) -> BenchmarkPlan:
+        if preset:
+            self.presets.get(preset)  # an unknown preset fails before any run
+        chosen = build_prompts(prompts, max_chars=self.settings.max_prompt_chars)
+        return BenchmarkPlan(prompts=chosen, runs=runs, warmup=warmup, preset=preset)
+
+    def _benchmark_resolver(
+        self, preset: str | None, options: dict[str, Any] | None, max_tokens: int | None
+    ) -> Callable[[str], ResolvedOptions]:
+        explicit = dict(options or {})
+        if max_tokens is not None:
+            if max_tokens < 1:
+                raise InvalidInputError(f"max_tokens must be at least 1, not {max_tokens}")
+            explicit["num_predict"] = max_tokens
+        validate_options(explicit)
+        return lambda model: self.presets.resolve(model, preset=preset, options=explicit)
 
     # -- checks -----------------------------------------------------------------------------
 

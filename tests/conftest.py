@@ -3,8 +3,10 @@ and real MCP clients (in-memory, both protocol eras) driving the real server."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from mcp_ollama.client import OllamaClient
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama, FakeServerHandle, serve_fake_ollama
+from tests.fake_ollama_cli import install_fake_ollama_cli
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
@@ -70,3 +73,34 @@ async def mcp_client(request: pytest.FixtureRequest, settings: Settings) -> Asyn
     """A real MCP client connected in memory, in both protocol eras."""
     async with Client(build_server(settings), mode=request.param) as client:
         yield client
+
+
+@dataclass
+class FakeCLI:
+    """The fake `ollama` executable, first on PATH, logging the argv of every invocation."""
+
+    bin_dir: Path
+    path: Path
+    log: Path
+
+    def calls(self) -> list[list[str]]:
+        """Each invocation's arguments (without the program name), oldest first."""
+        if not self.log.exists():
+            return []
+        lines = self.log.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def commands(self) -> list[str]:
+        """The subcommand of each invocation (`serve`, `list`, `run`, ...)."""
+        return [call[0] for call in self.calls() if call]
+
+
+@pytest.fixture
+def fake_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCLI:
+    """The fake `ollama` on a temporary PATH (auto-start and CLI-fallback tests)."""
+    bin_dir = tmp_path / "bin"
+    path = install_fake_ollama_cli(bin_dir)
+    log = tmp_path / "ollama-cli.log"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("FAKE_OLLAMA_CLI_LOG", str(log))
+    return FakeCLI(bin_dir, path, log)

@@ -6,13 +6,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import anyio
 from mcp.server import MCPServer
 
 from mcp_ollama import __version__
 from mcp_ollama.client import OllamaClient
+from mcp_ollama.options import PresetBook
+from mcp_ollama.reports import ReportStore
 from mcp_ollama.server._common import AppState
+from mcp_ollama.server.completions import completion_registry
+from mcp_ollama.server.prompts import register_prompts
+from mcp_ollama.server.resources import register_resources
+from mcp_ollama.server.resources_models import register_model_resources
+from mcp_ollama.server.tools_benchmark import register_benchmark_tools
 from mcp_ollama.server.tools_generation import register_generation_tools
+from mcp_ollama.server.tools_health import register_health_tools
 from mcp_ollama.server.tools_models import register_model_tools
+from mcp_ollama.server.tools_sessions import register_session_tools
 from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
 
@@ -26,14 +36,29 @@ balanced, precise, long_form) and explicit `options`. Errors say what to do next
 
 def build_server(settings: Settings, *, client: OllamaClient | None = None) -> MCPServer[AppState]:
     """A fresh server; `client` injects a daemon client (tests), otherwise one is made per run."""
+    # Shared by every connection, and by the static resources, which get no request context.
+    presets = PresetBook(settings.presets, settings.models)
+    reports = ReportStore(settings.data_dir, retention=settings.report_retention)
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+    async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
             ollama = client
             if ollama is None:
                 ollama = await stack.enter_async_context(OllamaClient.from_settings(settings))
-            yield AppState(settings=settings, service=OllamaService(settings, ollama))
+            service = OllamaService(settings, ollama, presets=presets, reports=reports)
+            state = AppState(settings=settings, service=service)
+            stack.push_async_callback(state.service.aclose)
+            # The daemon is probed and started lazily, on first need, never here: start-up
+            # stays fast. At exit a daemon we started is stopped if the settings ask for it.
+            stack.push_async_callback(service.daemon.stop)
+            # Background work (refreshing a stale model list) lives as long as the server.
+            background = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(background.cancel_scope.cancel)
+            service.catalog.attach(background)
+            # Completion handlers get no request context: they reach the state through this.
+            stack.enter_context(completion_registry(server).bound(state))
+            yield state
 
     mcp: MCPServer[AppState] = MCPServer(
         "mcp-ollama",
@@ -44,4 +69,10 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
     )
     register_generation_tools(mcp)
     register_model_tools(mcp)
+    register_health_tools(mcp)
+    register_session_tools(mcp, settings)
+    register_model_resources(mcp)
+    register_benchmark_tools(mcp)
+    register_resources(mcp, presets=presets, reports=reports)
+    register_prompts(mcp)
     return mcp

@@ -67,11 +67,13 @@ def tool_errors() -> Iterator[None]:
         raise ToolError(str(exc)) from exc
 
 
-def progress_callback(ctx: Context[Any, Any]) -> ProgressCallback | None:
-    """A core progress callback for this request, or None when the caller asked for none."""
-    meta = ctx.request_context.meta
-    if not meta or meta.get("progress_token") is None:
-        return None
+def progress_callback(ctx: Context[Any, Any]) -> ProgressCallback:
+    """A core progress callback that reports to this request's caller.
+
+    It is always given: whether the caller sent a progress token is not visible in `_meta` on
+    every dispatch path (in-memory 2026-07-28 calls carry the callback out of band), and
+    `report_progress` is already a no-op when nobody listens. The core throttles it to ~10/s.
+    """
 
     async def report(progress: float, total: float | None, message: str | None) -> None:
         await ctx.report_progress(progress, total, message)

@@ -53,6 +53,19 @@ Timeout = Annotated[
         gt=0, le=86_400, description="Seconds this call may take (default: the preset's, or none)"
     ),
 ]
+Skills = Annotated[
+    list[str] | None,
+    Field(
+        description="Named Markdown skills (see list_skills / skills:// resources) put before the "
+        "system prompt, joined by '\\n\\n---\\n\\n'"
+    ),
+]
+
+
+SaveOutput = Annotated[
+    bool,
+    Field(description="Also save the answer in the data directory (outputs/); its id is returned"),
+]
 
 
 def register_generation_tools(mcp: MCPServer[Any]) -> None:
@@ -64,6 +77,7 @@ def register_generation_tools(mcp: MCPServer[Any]) -> None:
         prompt: Annotated[str, Field(description="The prompt")],
         ctx: Context[Any, Any],
         system: Annotated[str | None, Field(description="System prompt")] = None,
+        skills: Skills = None,
         preset: Preset = None,
         options: Options = None,
         format: Format = None,
@@ -75,13 +89,16 @@ def register_generation_tools(mcp: MCPServer[Any]) -> None:
         raw: Annotated[bool | None, Field(description="Send the prompt without a template")] = None,
         keep_alive: KeepAlive = None,
         timeout: Timeout = None,
+        save_output: SaveOutput = False,
     ) -> GenerationResult:
         """Generate text with a local Ollama model. Send a progress token to stream progress."""
         with tool_errors():
-            return await service_of(ctx).generate(
+            service = service_of(ctx)
+            result = await service.generate(
                 model,
                 prompt,
                 system=system,
+                skills=skills,
                 preset=preset,
                 options=options,
                 format=format,
@@ -93,6 +110,10 @@ def register_generation_tools(mcp: MCPServer[Any]) -> None:
                 timeout=timeout,
                 on_progress=progress_callback(ctx),
             )
+            if save_output:
+                request = {"prompt": prompt, "system": system, "preset": preset, "options": options}
+                result = await service.save_output("generate_text", result, request)
+            return result
 
     @mcp.tool(annotations=LOCAL_READ)
     async def chat(
@@ -103,6 +124,16 @@ def register_generation_tools(mcp: MCPServer[Any]) -> None:
         ],
         ctx: Context[Any, Any],
         system: Annotated[str | None, Field(description="System prompt, put first")] = None,
+        session_id: Annotated[
+            str | None,
+            Field(
+                max_length=128,
+                description="Continue a stored conversation: the server keeps its history, so "
+                "send only the new message. 'new' starts one under a generated id (returned as "
+                "session_id); any other unused id starts one under that id.",
+            ),
+        ] = None,
+        skills: Skills = None,
         tools: Annotated[
             list[dict[str, Any]] | None,
             Field(description="Function tools the model may call (OpenAI/Ollama schema)"),
@@ -113,13 +144,18 @@ def register_generation_tools(mcp: MCPServer[Any]) -> None:
         think: Think = None,
         keep_alive: KeepAlive = None,
         timeout: Timeout = None,
+        save_output: SaveOutput = False,
     ) -> ChatResult:
-        """Chat with a local Ollama model; returns the assistant message and usage."""
+        """Chat with a local Ollama model; returns the assistant message and usage. With
+        session_id the server stores the conversation and keeps it within the context window."""
         with tool_errors():
-            return await service_of(ctx).chat(
+            service = service_of(ctx)
+            result = await service.chat(
                 model,
                 messages,
                 system=system,
+                session_id=session_id,
+                skills=skills,
                 tools=tools,
                 preset=preset,
                 options=options,
@@ -129,6 +165,19 @@ def register_generation_tools(mcp: MCPServer[Any]) -> None:
                 timeout=timeout,
                 on_progress=progress_callback(ctx),
             )
+            if save_output:
+                request = {
+                    # Images are left out: base64 blobs would dwarf the saved answer.
+                    "messages": [
+                        m.model_dump(exclude_none=True, exclude={"images"}) for m in messages
+                    ],
+                    "system": system,
+                    "session_id": session_id,
+                    "preset": preset,
+                    "options": options,
+                }
+                result = await service.save_output("chat", result, request)
+            return result
 
     @mcp.tool(annotations=LOCAL_READ)
     async def embed(

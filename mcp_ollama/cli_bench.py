@@ -1,0 +1,226 @@
+"""`mcp-ollama bench MODEL` and `mcp-ollama compare MODEL MODEL...`: benchmarks for people.
+
+They use the core directly (no MCP): a progress bar on stderr, a results table on stdout, and the
+same saved reports the MCP tools write (JSON, Markdown and, for comparisons, an SVG chart).
+Exit codes: 0 done, 1 a failure (for `compare`: any model failed; its report is still saved),
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+import anyio
+
+from mcp_ollama.benchmark import (
+    METRIC_LABELS,
+    METRICS,
+    BenchmarkResult,
+    ComparisonResult,
+    metric_value,
+)
+from mcp_ollama.client import OllamaClient
+from mcp_ollama.errors import InvalidInputError, MCPOllamaError
+from mcp_ollama.lifecycle import DaemonManager
+from mcp_ollama.report_markdown import number
+from mcp_ollama.service import OllamaService
+from mcp_ollama.settings import Settings
+
+__all__ = ["ProgressBar", "format_table", "register"]
+
+BAR_WIDTH = 24
+
+
+class ProgressBar:
+    """`[#####-----] 3/12 message`: redrawn in place on a terminal, one line each otherwise."""
+
+    def __init__(self, stream: TextIO, *, width: int = BAR_WIDTH) -> None:
+        self.stream = stream
+        self.width = width
+        self.tty = stream.isatty()
+
+    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        """Draw one update (a core `ProgressCallback`)."""
+        done = int(progress)
+        planned = int(total) if total else done
+        filled = round(self.width * done / planned) if planned else self.width
+        line = f"[{'#' * filled}{'-' * (self.width - filled)}] {done}/{planned}"
+        if message:
+            line += f" {message}"
+        if self.tty:
+            self.stream.write(f"\r\x1b[2K{line}")
+            if done >= planned:
+                self.stream.write("\n")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table: the first column left-aligned, the others right-aligned.
+
+    >>> print(format_table(['model', 'tok/s'], [['a', '1.0'], ['bb', '12.5']]))
+    model  tok/s
+    -----  -----
+    a        1.0
+    bb      12.5
+    """
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def benchmark_table(result: BenchmarkResult) -> str:
+    """A benchmark's aggregates: one row per metric."""
+    rows = []
+    for metric in METRICS:
+        stats = result.summary.get(metric)
+        if stats is not None:
+            values = (stats.mean, stats.median, stats.p95, stats.min, stats.max)
+            rows.append([METRIC_LABELS[metric], *(number(v) for v in values)])
+    return format_table(["metric", "mean", "median", "p95", "min", "max"], rows)
+
+
+_COMPARE_COLUMNS = ("tokens_per_second", "prompt_tokens_per_second", "ttft_ms", "load_ms",
+                    "total_ms", "output_tokens")  # fmt: skip
+_SHORT = {
+    "tokens_per_second": "gen tok/s",
+    "prompt_tokens_per_second": "prompt tok/s",
+    "ttft_ms": "TTFT ms",
+    "load_ms": "load ms",
+    "total_ms": "total ms",
+    "output_tokens": "out tokens",
+}
+
+
+def comparison_table(result: ComparisonResult) -> str:
+    """A comparison: one row per model (medians), then the winner of each metric."""
+    rows = [
+        [o.model, "ok" if o.ok else "FAILED"]
+        + [number(metric_value(o.summary, m)) for m in _COMPARE_COLUMNS]
+        for o in result.models
+    ]
+    table = format_table(["model", "status", *(_SHORT[m] for m in _COMPARE_COLUMNS)], rows)
+    lines = [table, ""]
+    for metric, entries in result.rankings.items():
+        order = " > ".join(e.model for e in entries)
+        lines.append(f"{METRIC_LABELS[metric]} ({METRICS[metric]} is better): {order}")
+    lines += [f"{o.model} failed: {o.error}" for o in result.models if not o.ok]
+    return "\n".join(lines)
+
+
+def _files(files: dict[str, str]) -> str:
+    return "\n".join(f"  {kind}: {path}" for kind, path in files.items())
+
+
+def _parse_option(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(raw)
+    except ValueError:
+        return key.strip(), raw
+
+
+def _add_common(parser: argparse.ArgumentParser, runs: int) -> None:
+    add = parser.add_argument
+    add("--runs", type=int, default=runs, help=f"measured runs per prompt (default {runs})")
+    add("--warmup", type=int, default=1, help="unmeasured runs per prompt first (default 1)")
+    add("--preset", help="a preset: fast, creative, balanced, precise, long_form or your own")
+    add("--prompt", action="append", dest="prompts", metavar="TEXT",
+        help="your own prompt (repeatable); default: the built-in suite")  # fmt: skip
+    add("--option", action="append", dest="options", type=_parse_option, metavar="KEY=VALUE",
+        help="an Ollama option, e.g. num_ctx=8192 (repeatable)")  # fmt: skip
+    add("--max-tokens", type=int, help="output tokens per run (default: the preset's, else 256)")
+    add("--no-save", dest="save", action="store_false", help="do not save a report")
+
+
+def register(commands: Any) -> None:
+    """Add the `bench` and `compare` commands to the CLI's subparsers."""
+    bench = commands.add_parser("bench", help="benchmark one model and save a report")
+    bench.add_argument("model", help="an installed model, e.g. llama3.2:1b")
+    _add_common(bench, runs=3)
+    bench.set_defaults(handler=_handler(_bench))
+    compare = commands.add_parser("compare", help="compare models side by side, save a report")
+    compare.add_argument("models", nargs="+", metavar="MODEL", help="two or more models")
+    _add_common(compare, runs=2)
+    compare.set_defaults(handler=_handler(_compare))
+
+
+Command = Callable[[OllamaService, argparse.Namespace], Any]
+
+
+def _handler(command: Command) -> Callable[[argparse.Namespace, Settings], int]:
+    def handle(args: argparse.Namespace, settings: Settings) -> int:
+        try:
+            code: int = anyio.run(_run, command, args, settings)
+        except MCPOllamaError as exc:
+            sys.stderr.write(f"mcp-ollama {args.command}: {exc}\n")
+            return 1
+        except KeyboardInterrupt:
+            sys.stderr.write(f"mcp-ollama {args.command}: interrupted; nothing was saved\n")
+            return 130
+        return code
+
+    return handle
+
+
+async def _run(command: Command, args: argparse.Namespace, settings: Settings) -> int:
+    async with OllamaClient.from_settings(settings) as client:
+        daemon = DaemonManager(settings, client)
+        await daemon.ensure_running()
+        service = OllamaService(settings, client)
+        try:
+            code: int = await command(service, args)
+        finally:
+            await service.aclose()
+            await daemon.stop()
+    return code
+
+
+def _common(args: argparse.Namespace) -> dict[str, Any]:
+    options = dict(args.options or [])
+    return {
+        "prompts": args.prompts,
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "preset": args.preset,
+        "options": options or None,
+        "max_tokens": args.max_tokens,
+        "save_report": args.save,
+        "on_progress": ProgressBar(sys.stderr),
+    }
+
+
+async def _bench(service: OllamaService, args: argparse.Namespace) -> int:
+    result = await service.benchmark(args.model, **_common(args))
+    out = sys.stdout
+    out.write(f"Benchmark of {result.model}: {len(result.prompts)} prompt(s) x {result.runs} ")
+    out.write(f"run(s) after {result.warmup} warmup\n\n{benchmark_table(result)}\n")
+    if result.report_id:
+        out.write(f"\nReport {result.report_id} saved:\n{_files(result.report_files)}\n")
+    return 0
+
+
+async def _compare(service: OllamaService, args: argparse.Namespace) -> int:
+    if len(args.models) < 2:
+        raise InvalidInputError("compare needs at least two models; use `bench` for one")
+    result = await service.compare(args.models, **_common(args))
+    out = sys.stdout
+    out.write(f"Comparison: {len(result.prompts)} prompt(s) x {result.runs} run(s) per model ")
+    out.write(f"after {result.warmup} warmup (medians)\n\n{comparison_table(result)}\n")
+    if result.report_id:
+        out.write(f"\nReport {result.report_id} saved:\n{_files(result.report_files)}\n")
+    return 1 if result.failed else 0

@@ -1,0 +1,145 @@
+"""The health report behind the `check_health` tool and `mcp-ollama doctor`.
+
+It looks without touching: it never starts the daemon, so a report describes the machine as it
+is. Healthy means the daemon answers, the data directory is writable and the configured default
+model (if any) is installed; a missing `ollama` binary is only a warning while a daemon answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, Field
+
+from mcp_ollama.client import OllamaClient
+from mcp_ollama.errors import OllamaError, StorageError
+from mcp_ollama.lifecycle import PROBE_TIMEOUT, DaemonManager, find_ollama_binary
+from mcp_ollama.names import same_model
+from mcp_ollama.settings import Settings
+from mcp_ollama.storage import atomic_write_text
+
+__all__ = ["HealthReport", "check_health"]
+
+PROBE_NAME = ".health-check"
+
+
+class HealthReport(BaseModel):
+    """Whether mcp-ollama can work here, and what to fix when it cannot."""
+
+    healthy: bool = Field(description="True when nothing in `problems` needs fixing")
+    daemon_url: str = Field(description="Where Ollama is expected")
+    daemon_reachable: bool
+    daemon_version: str | None = None
+    daemon_error: str | None = Field(None, description="Why the daemon did not answer")
+    daemon_started_by_server: bool = Field(
+        False, description="Whether this server started the daemon (auto-start)"
+    )
+    binary_found: bool = Field(description="Whether the `ollama` executable is installed")
+    binary_path: str | None = None
+    default_model: str | None = Field(None, description="The configured default model")
+    default_model_present: bool | None = Field(
+        None, description="None when no default model is configured or the daemon is down"
+    )
+    data_dir: str
+    data_dir_writable: bool
+    problems: list[str] = Field(default_factory=list, description="What to fix, one per line")
+    warnings: list[str] = Field(default_factory=list, description="Worth knowing, not fatal")
+    settings: dict[str, Any] = Field(description="Effective settings, secrets redacted")
+
+
+async def check_health(
+    settings: Settings, client: OllamaClient, *, daemon: DaemonManager | None = None
+) -> HealthReport:
+    """Check the daemon, the binary, the default model and the data directory."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    version, daemon_error = await _probe(client)
+    reachable = version is not None
+    binary = find_ollama_binary(settings)
+    if not reachable:
+        problems.append(_unreachable_advice(settings, daemon_error, binary))
+    if binary is None:
+        warnings.append(
+            f"no `ollama` executable found ({settings.ollama_bin!r}): auto-start and the CLI "
+            "fallback are unavailable; install it from https://ollama.com/download"
+        )
+    present = await _default_model_present(settings, client) if reachable else None
+    if present is False:
+        problems.append(
+            f"the default model {settings.default_model!r} is not installed: pull it with "
+            f"`ollama pull {settings.default_model}` (or the pull_model tool)"
+        )
+    writable, storage_error = await anyio.to_thread.run_sync(_writable, settings.data_dir)
+    if not writable:
+        problems.append(
+            f"the data directory {settings.data_dir} is not writable ({storage_error}); fix its "
+            "permissions or set MCP_OLLAMA_DATA_DIR"
+        )
+    return HealthReport(
+        healthy=not problems,
+        daemon_url=settings.base_url,
+        daemon_reachable=reachable,
+        daemon_version=version,
+        daemon_error=daemon_error,
+        daemon_started_by_server=daemon.started_by_us if daemon is not None else False,
+        binary_found=binary is not None,
+        binary_path=binary,
+        default_model=settings.default_model,
+        default_model_present=present,
+        data_dir=str(settings.data_dir),
+        data_dir_writable=writable,
+        problems=problems,
+        warnings=warnings,
+        settings=settings.redacted(),
+    )
+
+
+async def _probe(client: OllamaClient) -> tuple[str | None, str | None]:
+    """The daemon's version, or why it did not answer: one request, no retries."""
+    with anyio.move_on_after(PROBE_TIMEOUT):
+        try:
+            return (await client.version(retries=0)).version, None
+        except OllamaError as exc:
+            return None, str(exc)
+    return None, f"no answer within {PROBE_TIMEOUT:g} s"
+
+
+def _unreachable_advice(settings: Settings, error: str | None, binary: str | None) -> str:
+    if not settings.is_local:
+        return f"the remote Ollama at {settings.base_url} does not answer ({error}); check it"
+    if binary is None:
+        return (
+            f"Ollama does not answer at {settings.base_url} and is not installed: install it "
+            "from https://ollama.com/download, or set OLLAMA_HOST to a running Ollama"
+        )
+    start = "it starts on the first tool call" if settings.auto_start else "start it"
+    return (
+        f"Ollama does not answer at {settings.base_url} ({error}); {start} "
+        f"(`{binary} serve`), or set OLLAMA_HOST to where it listens"
+    )
+
+
+async def _default_model_present(settings: Settings, client: OllamaClient) -> bool | None:
+    if not settings.default_model:
+        return None
+    try:
+        installed = await client.list_models()
+    except OllamaError:
+        return None
+    return any(same_model(settings.default_model, m.name) for m in installed)
+
+
+def _writable(directory: Path) -> tuple[bool, str | None]:
+    """Write and remove a small file the way every data file is written (atomically)."""
+    probe = directory / f"{PROBE_NAME}-{os.getpid()}"
+    try:
+        atomic_write_text(probe, "ok\n")
+    except StorageError as exc:
+        return False, str(exc)
+    with contextlib.suppress(OSError):
+        probe.unlink()
+    return True, None

@@ -1,0 +1,269 @@
+"""The daemon's lifecycle: probe it, start `ollama serve` when it is down, stop what we started.
+
+Auto-start only applies to a loopback host (a remote daemon is somebody else's to run). The child
+is detached (its own session, stdin from /dev/null) and writes to `logs/ollama-serve.log` in the
+data directory: never to a pipe we would have to keep reading, or it blocks once the pipe fills.
+Concurrent callers that find the daemon down share one start attempt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import structlog
+
+from mcp_ollama.client import OllamaClient
+from mcp_ollama.errors import OllamaError, OllamaStartupError
+from mcp_ollama.settings import Settings
+from mcp_ollama.storage import atomic_write_text
+from mcp_ollama.types import VersionInfo
+
+__all__ = ["DaemonManager", "daemon_address", "find_ollama_binary"]
+
+logger = structlog.get_logger()
+
+LOG_NAME = "ollama-serve.log"
+PID_NAME = "ollama-serve.pid"
+MAX_LOG_BYTES = 10 * 1024 * 1024
+PROBE_TIMEOUT = 5.0
+STOP_TIMEOUT = 10.0
+LOG_TAIL_LINES = 3
+
+if sys.platform == "win32":  # the Windows spelling of start_new_session
+    _DETACHED_FLAGS = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
+else:
+    _DETACHED_FLAGS = 0
+
+
+def find_ollama_binary(settings: Settings) -> str | None:
+    """The `ollama` executable's path (a name looked up on PATH, or a path), or None."""
+    return shutil.which(settings.ollama_bin)
+
+
+def daemon_address(settings: Settings) -> str:
+    """`host:port` for `OLLAMA_HOST` of a daemon we start: where we will connect.
+
+    >>> daemon_address(Settings(host='http://127.0.0.1:5555/'))
+    '127.0.0.1:5555'
+    >>> daemon_address(Settings(host='[::1]'))
+    '[::1]:11434'
+    """
+    return settings.base_url.split("://", 1)[1].split("/", 1)[0]
+
+
+def missing_binary_message(settings: Settings) -> str:
+    """What to tell the user when there is no `ollama` executable to start or fall back to."""
+    return (
+        f"Ollama is not running at {settings.base_url} and no `ollama` executable was found "
+        f"(looked for {settings.ollama_bin!r} on PATH). Install Ollama from "
+        "https://ollama.com/download (or set MCP_OLLAMA_OLLAMA_BIN to its path), or set "
+        "OLLAMA_HOST to the address of a running Ollama."
+    )
+
+
+class DaemonManager:
+    """Starts the local daemon on demand and stops it at exit if we started it and may."""
+
+    def __init__(self, settings: Settings, client: OllamaClient) -> None:
+        self.settings = settings
+        self._client = client
+        self._lock = anyio.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._checked = False
+        self.starts = 0
+
+    @property
+    def can_start(self) -> bool:
+        """Whether auto-start applies: enabled, and the daemon is on this machine."""
+        return self.settings.auto_start and self.settings.is_local
+
+    @property
+    def log_path(self) -> Path:
+        """Where a daemon we start writes its output."""
+        return self.settings.logs_dir / LOG_NAME
+
+    @property
+    def pid_path(self) -> Path:
+        """Holds the process id of a daemon we started while it runs (for people and tests)."""
+        return self.settings.logs_dir / PID_NAME
+
+    @property
+    def started_by_us(self) -> bool:
+        """Whether a daemon we started is still running."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The process id of the daemon we started, if any."""
+        return self._process.pid if self._process is not None else None
+
+    async def probe(self) -> VersionInfo | None:
+        """The daemon's version if it answers now (one quick request, no retries), else None."""
+        with anyio.move_on_after(PROBE_TIMEOUT):
+            with contextlib.suppress(OllamaError):
+                return await self._client.version(retries=0)
+        return None
+
+    async def ensure_running(self) -> None:
+        """On first use only: start the daemon if it is down and auto-start applies.
+
+        Later failures go through `recover()`; this saves the first call a round of retries
+        against a daemon that is not there.
+
+        Raises:
+            OllamaStartupError: the daemon is down and could not be started.
+        """
+        if self._checked or not self.can_start:
+            return
+        async with self._lock:
+            if self._checked:
+                return
+            if await self.probe() is None:
+                await self._start()
+            self._checked = True
+
+    async def recover(self) -> bool:
+        """After a connection failure: start the daemon if it is down and auto-start applies.
+
+        Returns True when the daemon answers now (started by us or by a concurrent caller), so the
+        failed call is worth one more try; False when auto-start does not apply.
+
+        Raises:
+            OllamaStartupError: the daemon is down and could not be started.
+        """
+        if not self.can_start:
+            return False
+        async with self._lock:  # a concurrent caller's start is visible to the probe below
+            self._checked = True
+            if await self.probe() is not None:
+                return True
+            await self._start()
+            return True
+
+    async def stop(self) -> None:
+        """At shutdown: stop the daemon if we started it and `stop_daemon_on_exit` asks for it."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        if not self.settings.stop_daemon_on_exit:
+            logger.info("daemon left running", pid=process.pid)
+            return
+        await _terminate(process)
+        self._forget_pid()
+        logger.info("daemon stopped", pid=process.pid, returncode=process.returncode)
+
+    # -- starting ---------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        binary = find_ollama_binary(self.settings)
+        if binary is None:
+            raise OllamaStartupError(missing_binary_message(self.settings))
+        process = self._spawn(binary)
+        self.starts += 1
+        logger.info("starting ollama serve", pid=process.pid, log=str(self.log_path))
+        try:
+            atomic_write_text(self.pid_path, f"{process.pid}\n")
+            await self._wait_ready(process)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await _terminate(process)
+            self._forget_pid()
+            raise
+        self._process = process
+        logger.info("daemon ready", pid=process.pid, url=self.settings.base_url)
+
+    def _spawn(self, binary: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "OLLAMA_HOST": daemon_address(self.settings)}
+        try:
+            self.settings.logs_dir.mkdir(parents=True, exist_ok=True)
+            _rotate(self.log_path)
+            log = self.log_path.open("ab")
+        except OSError as exc:
+            raise OllamaStartupError(
+                f"cannot write the daemon log {self.log_path}: {exc.strerror or exc}; fix the "
+                "permissions of the data directory (MCP_OLLAMA_DATA_DIR)"
+            ) from exc
+        with log:
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            log.write(f"--- mcp-ollama: {binary} serve at {stamp} ---\n".encode())
+            log.flush()
+            try:
+                return subprocess.Popen(  # the child keeps its own copy of the log descriptor
+                    [binary, "serve"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    close_fds=True,
+                    start_new_session=True,  # no SIGINT from our terminal; outlives us
+                    creationflags=_DETACHED_FLAGS,
+                )
+            except OSError as exc:
+                raise OllamaStartupError(
+                    f"cannot run {binary!r}: {exc.strerror or exc}; reinstall Ollama from "
+                    "https://ollama.com/download or set MCP_OLLAMA_OLLAMA_BIN to a working binary"
+                ) from exc
+
+    async def _wait_ready(self, process: subprocess.Popen[bytes]) -> None:
+        timeout = self.settings.startup_timeout
+        delay = 0.05
+        with anyio.move_on_after(timeout):
+            while True:
+                if await self.probe() is not None:
+                    return
+                if process.poll() is not None:
+                    raise OllamaStartupError(
+                        f"`ollama serve` exited with code {process.returncode} before answering "
+                        f"at {self.settings.base_url}: {self._log_tail()}. See {self.log_path}; "
+                        "if another program holds the port, set OLLAMA_HOST to a free address."
+                    )
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 0.5)
+        raise OllamaStartupError(
+            f"`ollama serve` did not answer at {self.settings.base_url} within {timeout:g} s and "
+            f"was stopped; see {self.log_path}. On a slow machine raise "
+            "MCP_OLLAMA_STARTUP_TIMEOUT, or start Ollama yourself."
+        )
+
+    def _forget_pid(self) -> None:
+        with contextlib.suppress(OSError):
+            self.pid_path.unlink()
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return "no log"
+        tail = [line.strip() for line in lines if line.strip() and not line.startswith("---")]
+        return " | ".join(tail[-LOG_TAIL_LINES:]) or "no output"
+
+
+def _rotate(path: Path) -> None:
+    """Keep one previous log once the current one grows past `MAX_LOG_BYTES`."""
+    with contextlib.suppress(FileNotFoundError):
+        if path.stat().st_size > MAX_LOG_BYTES:
+            os.replace(path, path.with_name(path.name + ".1"))
+
+
+async def _terminate(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a graceful stop for `ollama serve`), then SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT
+    wait = functools.partial(process.wait, timeout=STOP_TIMEOUT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        await anyio.to_thread.run_sync(wait)
+    if process.poll() is None:
+        process.kill()
+        remaining = max(deadline - time.monotonic(), 1.0)
+        await anyio.to_thread.run_sync(functools.partial(process.wait, timeout=remaining))

@@ -1,0 +1,368 @@
+"""`ReportStore`: saved benchmarks, comparisons, generation outputs and exported configurations.
+
+Layout of the data directory (directories are created on first write, never at start-up):
+
+```
+reports/  bench-20260301-101500-a1b2c3.json   benchmark (what the tool returned)
+          bench-20260301-101500-a1b2c3.md     the same as Markdown tables
+          compare-20260301-102000-d4e5f6.json comparison
+          compare-20260301-102000-d4e5f6.md   Markdown, embedding the chart below
+          compare-20260301-102000-d4e5f6.svg  bar chart: tokens/s and time to first token
+outputs/  output-20260301-103000-0a1b2c.json  a saved generate_text/chat answer (+ .md)
+configs/  config-20260301-104000-3c4d5e.toml  an exported configuration
+logs/     the auto-started daemon's log (written by the lifecycle module)
+```
+
+Every file is written atomically, and a report's JSON is written last: the JSON is what makes a
+report exist (listing and reading look for it), so a crash mid-save leaves at most an unlisted
+Markdown or SVG file, never half a report. Ids from input pass `storage.check_id` and must carry a
+known prefix before any path is built from them. The newest `retention` reports of each kind (and
+outputs) are kept; older ones are deleted after each save.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import structlog
+from pydantic import BaseModel, Field
+
+from mcp_ollama.benchmark import BenchmarkResult, ComparisonResult, metric_value
+from mcp_ollama.charts import ChartRow, comparison_chart
+from mcp_ollama.errors import ReportNotFoundError, StorageError
+from mcp_ollama.report_markdown import benchmark_markdown, comparison_markdown
+from mcp_ollama.storage import atomic_write_json, atomic_write_text, check_id
+
+__all__ = ["ReportKind", "ReportList", "ReportStore", "ReportSummary", "new_id"]
+
+logger = structlog.get_logger()
+
+ReportKind = Literal["benchmark", "comparison"]
+PREFIXES: dict[str, ReportKind] = {"bench": "benchmark", "compare": "comparison"}
+KIND_PREFIX: dict[ReportKind, str] = {kind: prefix for prefix, kind in PREFIXES.items()}
+OUTPUT_PREFIX = "output"
+CONFIG_PREFIX = "config"
+
+
+def new_id(prefix: str) -> str:
+    """A fresh id: `<prefix>-YYYYmmdd-HHMMSS-<6 hex>` (UTC), safe as a file name.
+
+    >>> import re; bool(re.fullmatch(r'bench-\\d{8}-\\d{6}-[0-9a-f]{6}', new_id('bench')))
+    True
+    """
+    return f"{prefix}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+class ReportSummary(BaseModel):
+    """One saved report, as listed."""
+
+    id: str
+    kind: ReportKind
+    created_at: str
+    models: list[str]
+    title: str
+    uris: dict[str, str] = Field(description="Resources to read it: json, markdown (and chart)")
+
+
+class ReportList(BaseModel):
+    """Saved reports, newest first."""
+
+    reports: list[ReportSummary]
+    total: int = Field(description="Reports saved (the list may be cut by `limit`)")
+
+
+class ReportStore:
+    """Reports, outputs and configurations under one data directory."""
+
+    def __init__(self, data_dir: Path, *, retention: int = 200) -> None:
+        self.data_dir = Path(data_dir)
+        self.retention = retention
+
+    @property
+    def reports_dir(self) -> Path:
+        """Benchmarks and comparisons."""
+        return self.data_dir / "reports"
+
+    @property
+    def outputs_dir(self) -> Path:
+        """Saved generation outputs."""
+        return self.data_dir / "outputs"
+
+    @property
+    def configs_dir(self) -> Path:
+        """Exported configurations."""
+        return self.data_dir / "configs"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Logs (the auto-started daemon's)."""
+        return self.data_dir / "logs"
+
+    # -- saving ------------------------------------------------------------------------------
+
+    def save_benchmark(self, result: BenchmarkResult) -> BenchmarkResult:
+        """Save a benchmark as JSON and Markdown; returns it with its id and file paths.
+
+        Raises:
+            StorageError: the data directory is not writable (nothing is listed then).
+        """
+        report_id = new_id(KIND_PREFIX["benchmark"])
+        files = {"json": self._path(report_id, ".json"), "markdown": self._path(report_id, ".md")}
+        saved = result.model_copy(
+            update={"report_id": report_id, "report_files": {k: str(p) for k, p in files.items()}}
+        )
+        atomic_write_text(files["markdown"], benchmark_markdown(saved))
+        atomic_write_json(files["json"], saved.model_dump(mode="json"))
+        self._prune_reports("benchmark")
+        logger.info("report saved", report_id=report_id, kind="benchmark")
+        return saved
+
+    def save_comparison(self, result: ComparisonResult) -> ComparisonResult:
+        """Save a comparison as JSON, Markdown and an SVG chart; returns it with id and paths.
+
+        Raises:
+            StorageError: the data directory is not writable (nothing is listed then).
+        """
+        report_id = new_id(KIND_PREFIX["comparison"])
+        files = {
+            "json": self._path(report_id, ".json"),
+            "markdown": self._path(report_id, ".md"),
+            "chart": self._path(report_id, ".svg"),
+        }
+        saved = result.model_copy(
+            update={"report_id": report_id, "report_files": {k: str(p) for k, p in files.items()}}
+        )
+        rows = [
+            ChartRow(
+                model=o.model,
+                tokens_per_second=metric_value(o.summary, "tokens_per_second"),
+                ttft_ms=metric_value(o.summary, "ttft_ms"),
+                failed=not o.ok,
+            )
+            for o in saved.models
+        ]
+        title = "Model comparison: " + " vs ".join(o.model for o in saved.models)
+        atomic_write_text(files["chart"], comparison_chart(rows, title=title))
+        markdown = comparison_markdown(saved, chart_file=files["chart"].name)
+        atomic_write_text(files["markdown"], markdown)
+        atomic_write_json(files["json"], saved.model_dump(mode="json"))
+        self._prune_reports("comparison")
+        logger.info("report saved", report_id=report_id, kind="comparison")
+        return saved
+
+    def save_output(
+        self, tool: str, model: str, request: dict[str, Any], result: BaseModel, text: str
+    ) -> str:
+        """Save a generation's request and answer (JSON, plus the text as Markdown); its id.
+
+        Raises:
+            StorageError: the data directory is not writable.
+        """
+        output_id = new_id(OUTPUT_PREFIX)
+        created_at = datetime.now(UTC).isoformat(timespec="microseconds")
+        record = {
+            "id": output_id,
+            "tool": tool,
+            "model": model,
+            "created_at": created_at,
+            "request": request,
+            "result": result.model_dump(mode="json") | {"saved_output": output_id},
+        }
+        markdown = (
+            f"# {tool}: {model}\n\n- Output: `{output_id}`\n- Saved: {created_at}\n\n{text}\n"
+        )
+        atomic_write_text(self.outputs_dir / f"{output_id}.md", markdown)
+        atomic_write_json(self.outputs_dir / f"{output_id}.json", record)
+        self._prune_files(self.outputs_dir, OUTPUT_PREFIX)
+        return output_id
+
+    def save_config(self, text: str, *, suffix: Literal[".toml", ".json"] = ".toml") -> Path:
+        """Save an exported configuration; returns its path (the stem is its id).
+
+        Raises:
+            StorageError: the data directory is not writable.
+        """
+        path = self.configs_dir / f"{new_id(CONFIG_PREFIX)}{suffix}"
+        atomic_write_text(path, text)
+        return path
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def list_reports(self, kind: ReportKind | None = None, limit: int | None = None) -> ReportList:
+        """Saved reports, newest first, optionally of one kind and at most `limit` of them."""
+        entries = [e for e in self._scan() if kind is None or e.kind == kind]
+        return ReportList(reports=entries[:limit] if limit else entries, total=len(entries))
+
+    def get_json(self, report_id: str) -> dict[str, Any]:
+        """A report as parsed JSON.
+
+        Raises:
+            InvalidInputError: the id is not a safe name.
+            ReportNotFoundError: no report has that id.
+        """
+        text = self.get_json_text(report_id)
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ReportNotFoundError(f"report {report_id!r} is damaged; run a new benchmark")
+        return data
+
+    def get_json_text(self, report_id: str) -> str:
+        """A report's JSON file as text.
+
+        Raises:
+            InvalidInputError: the id is not a safe name.
+            ReportNotFoundError: no report has that id.
+        """
+        return self._read(self._existing(report_id), report_id)
+
+    def get_markdown(self, report_id: str) -> str:
+        """A report as Markdown.
+
+        Raises:
+            InvalidInputError: the id is not a safe name.
+            ReportNotFoundError: no report has that id.
+        """
+        self._existing(report_id)
+        return self._read(self._path(report_id, ".md"), report_id)
+
+    def get_chart(self, report_id: str) -> str:
+        """A comparison's SVG chart.
+
+        Raises:
+            InvalidInputError: the id is not a safe name.
+            ReportNotFoundError: no report has that id, or it is a benchmark (no chart).
+        """
+        self._existing(report_id)
+        if not report_id.startswith(KIND_PREFIX["comparison"] + "-"):
+            raise ReportNotFoundError(
+                f"report {report_id!r} is a benchmark and has no chart; comparisons have one"
+            )
+        return self._read(self._path(report_id, ".svg"), report_id)
+
+    def get_config(self, config_id: str) -> str:
+        """An exported configuration's text, by id.
+
+        Raises:
+            InvalidInputError: the id is not a safe name.
+            ReportNotFoundError: no configuration has that id.
+        """
+        check_id(config_id, kind="configuration id")
+        for suffix in (".toml", ".json"):
+            path = self.configs_dir / f"{config_id}{suffix}"
+            if path.is_file():
+                return self._read(path, config_id)
+        raise ReportNotFoundError(
+            f"no exported configuration {config_id!r}; call export_config to create one"
+        )
+
+    def report_ids(self) -> list[str]:
+        """Every saved report id, newest first (for completions)."""
+        return [entry.id for entry in self._scan()]
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _path(self, report_id: str, suffix: str) -> Path:
+        return self.reports_dir / f"{report_id}{suffix}"
+
+    def _existing(self, report_id: str) -> Path:
+        check_id(report_id, kind="report id")
+        path = self._path(report_id, ".json")
+        if report_id.split("-", 1)[0] not in PREFIXES or not path.is_file():
+            raise ReportNotFoundError(
+                f"no report {report_id!r}; call list_reports (or read reports://list) for the "
+                "saved ones"
+            )
+        return path
+
+    @staticmethod
+    def _read(path: Path, report_id: str) -> str:
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise ReportNotFoundError(f"report {report_id!r} has no {path.suffix} file") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    def _scan(self) -> list[ReportSummary]:
+        """Every complete report, newest first."""
+        if not self.reports_dir.is_dir():
+            return []
+        found: list[ReportSummary] = []
+        for path in self.reports_dir.glob("*.json"):
+            summary = _summarize(path)
+            if summary is not None:
+                found.append(summary)
+        found.sort(key=lambda s: (s.created_at, s.id), reverse=True)
+        return found
+
+    def _prune_reports(self, kind: ReportKind) -> None:
+        for old in [e for e in self._scan() if e.kind == kind][self.retention :]:
+            for suffix in (".json", ".md", ".svg"):
+                _unlink(self._path(old.id, suffix))
+            logger.info("report pruned", report_id=old.id, retention=self.retention)
+
+    def _prune_files(self, directory: Path, prefix: str) -> None:
+        records = sorted(
+            (p for p in directory.glob(f"{prefix}-*.json")),
+            key=lambda p: (p.stem.split("-")[1:3], _mtime(p), p.name),
+            reverse=True,
+        )
+        for old in records[self.retention :]:
+            _unlink(old)
+            _unlink(old.with_suffix(".md"))
+
+
+def _summarize(path: Path) -> ReportSummary | None:
+    """A listing entry for a report's JSON file, or None for anything that is not one."""
+    prefix = path.stem.split("-", 1)[0]
+    kind = PREFIXES.get(prefix)
+    if kind is None or path.name.startswith("."):
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        logger.warning("unreadable report skipped", path=str(path), reason=str(exc))
+        return None
+    if not isinstance(data, dict):
+        return None
+    if kind == "benchmark":
+        models = [str(data.get("model", ""))]
+        title = f"Benchmark: {models[0]}"
+    else:
+        models = [str(m.get("model", "")) for m in data.get("models", []) if isinstance(m, dict)]
+        title = "Model comparison: " + " vs ".join(models)
+    uris = {"json": f"reports://{path.stem}", "markdown": f"reports://{path.stem}/markdown"}
+    if kind == "comparison":
+        uris["chart"] = f"reports://{path.stem}/chart"
+    return ReportSummary(
+        id=path.stem,
+        kind=kind,
+        created_at=str(data.get("created_at", "")),
+        models=models,
+        title=title,
+        uris=uris,
+    )
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _unlink(path: Path) -> None:
+    """Delete a file if it is there; a failure to prune must not fail the save before it."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        logger.warning("could not delete old file", path=str(path), reason=exc.strerror)

@@ -1,0 +1,42 @@
+"""Model details as a resource template: `ollama://models/{+name}` (JSON of show_model)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+
+from mcp_ollama.errors import InvalidInputError, MCPOllamaError, ModelNotFoundError
+from mcp_ollama.server._common import service_of
+from mcp_ollama.server.completions import complete_model_names, completion_registry
+
+__all__ = ["MODEL_TEMPLATE", "register_model_resources"]
+
+# `{+name}` (reserved expansion) so namespaced names such as `hf.co/user/repo:Q4_K_M` match
+# without percent-encoding their slashes; the name is validated before it reaches the daemon.
+MODEL_TEMPLATE = "ollama://models/{+name}"
+
+
+def register_model_resources(mcp: MCPServer[Any]) -> None:
+    """Register the model-details template and its name completion."""
+
+    @mcp.resource(
+        MODEL_TEMPLATE,
+        name="model",
+        title="Model details",
+        mime_type="application/json",
+        description="One installed model's details (as show_model returns them), as JSON",
+    )
+    async def model_details(name: str, ctx: Context) -> str:
+        """show_model for `name`, as JSON."""
+        try:
+            info = await service_of(ctx).show_model(name)
+        except (ModelNotFoundError, InvalidInputError) as exc:
+            raise ResourceNotFoundError(str(exc)) from exc
+        except MCPOllamaError as exc:
+            raise ResourceError(str(exc)) from exc
+        return info.model_dump_json(indent=2)
+
+    completion_registry(mcp).add("resource", "name", complete_model_names, ref=MODEL_TEMPLATE)

@@ -1,0 +1,200 @@
+"""Conversations, batches, skills and usage: tools `list_sessions`, `get_session`,
+`delete_session`, `generate_batch`, `list_skills`, `get_usage`; resources `sessions://{id}`,
+`skills://{name}` (one listed per skill present at start) and `usage://summary`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from pydantic import Field
+
+from mcp_ollama.batch import MAX_BATCH, BatchResult
+from mcp_ollama.database import DATABASE_NAME, Database
+from mcp_ollama.errors import InvalidInputError, MCPOllamaError, SessionNotFoundError
+from mcp_ollama.results import OperationResult
+from mcp_ollama.server._common import (
+    LOCAL_DESTRUCTIVE,
+    LOCAL_READ,
+    progress_callback,
+    service_of,
+    tool_errors,
+)
+from mcp_ollama.sessions import SessionDetail, SessionList
+from mcp_ollama.settings import Settings
+from mcp_ollama.skills import SkillBook, SkillList
+from mcp_ollama.usage import UsageLedger, UsageReport
+
+__all__ = ["register_session_tools"]
+
+SessionId = Annotated[
+    str,
+    Field(min_length=1, max_length=128, description="Session id, as returned by chat"),
+]
+Model = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=256,
+        description="Installed model name, e.g. 'llama3.2:1b' (see list_local_models)",
+    ),
+]
+
+
+def register_session_tools(mcp: MCPServer[Any], settings: Settings) -> None:
+    """Register the session, batch, skill and usage tools and resources."""
+
+    @mcp.tool(annotations=LOCAL_READ)
+    async def list_sessions(ctx: Context[Any, Any]) -> SessionList:
+        """List stored chat sessions, most recently used first."""
+        with tool_errors():
+            return await service_of(ctx).sessions.list_sessions()
+
+    @mcp.tool(annotations=LOCAL_READ)
+    async def get_session(session_id: SessionId, ctx: Context[Any, Any]) -> SessionDetail:
+        """Read a stored chat session: settings, summary of compacted turns, every message."""
+        with tool_errors():
+            return await service_of(ctx).sessions.get(session_id)
+
+    @mcp.tool(annotations=LOCAL_DESTRUCTIVE)
+    async def delete_session(session_id: SessionId, ctx: Context[Any, Any]) -> OperationResult:
+        """Delete a stored chat session and its history (it cannot be recovered)."""
+        with tool_errors():
+            await service_of(ctx).sessions.delete(session_id)
+            return OperationResult(message=f"deleted session '{session_id}'")
+
+    @mcp.tool(annotations=LOCAL_READ)
+    async def generate_batch(
+        model: Model,
+        prompts: Annotated[
+            list[str],
+            Field(min_length=1, max_length=MAX_BATCH, description="The prompts, one per item"),
+        ],
+        ctx: Context[Any, Any],
+        concurrency: Annotated[
+            int | None,
+            Field(ge=1, description="Prompts in flight at once (default 4)"),
+        ] = None,
+        system: Annotated[str | None, Field(description="System prompt for every item")] = None,
+        skills: Annotated[
+            list[str] | None,
+            Field(description="Skills (skills:// resources) put before the system prompt"),
+        ] = None,
+        preset: Annotated[
+            str | None, Field(description="Named preset: fast, creative, balanced, precise, ...")
+        ] = None,
+        options: Annotated[
+            dict[str, Any] | None,
+            Field(description="Ollama options (temperature, num_predict, ...) for every item"),
+        ] = None,
+        timeout: Annotated[
+            float | None, Field(gt=0, le=86_400, description="Seconds each item may take")
+        ] = None,
+    ) -> BatchResult:
+        """Run many prompts on one model with bounded concurrency. Each item reports its own
+        result or error; progress counts finished items."""
+        with tool_errors():
+            return await service_of(ctx).generate_batch(
+                model,
+                prompts,
+                concurrency=concurrency,
+                system=system,
+                skills=skills,
+                preset=preset,
+                options=options,
+                timeout=timeout,
+                on_progress=progress_callback(ctx),
+            )
+
+    @mcp.tool(annotations=LOCAL_READ)
+    async def list_skills(ctx: Context[Any, Any]) -> SkillList:
+        """List the Markdown skills that chat, generate_text and generate_batch accept."""
+        with tool_errors():
+            return await service_of(ctx).skills.list_skills()
+
+    @mcp.tool(annotations=LOCAL_READ)
+    async def get_usage(
+        ctx: Context[Any, Any],
+        model: Annotated[str | None, Field(description="Only this model (default: all)")] = None,
+    ) -> UsageReport:
+        """Token counts, call and error counts and time per model (cost is always 0.00)."""
+        with tool_errors():
+            return await service_of(ctx).usage.report(model)
+
+    @mcp.resource(
+        "sessions://{session_id}",
+        name="session",
+        title="Chat session",
+        mime_type="application/json",
+        description="A stored chat session with its messages, as JSON",
+    )
+    async def session_resource(session_id: str, ctx: Context) -> str:
+        """One session, as get_session returns it."""
+        try:
+            detail = await service_of(ctx).sessions.get(session_id)
+        except (SessionNotFoundError, InvalidInputError) as exc:
+            raise ResourceNotFoundError(str(exc)) from exc
+        except MCPOllamaError as exc:
+            raise ResourceError(str(exc)) from exc
+        return detail.model_dump_json(indent=2)
+
+    book = SkillBook(settings.effective_skills_dir)
+
+    async def read_skill(name: str) -> str:
+        try:
+            return await book.read(name)
+        except InvalidInputError as exc:
+            raise ResourceNotFoundError(str(exc)) from exc
+        except MCPOllamaError as exc:
+            raise ResourceError(str(exc)) from exc
+
+    @mcp.resource(
+        "skills://{name}",
+        name="skill",
+        title="Skill",
+        mime_type="text/markdown",
+        description="A Markdown skill that chat and generate_text can inject via `skills`",
+    )
+    async def skill_resource(name: str) -> str:
+        """One skill's Markdown."""
+        return await read_skill(name)
+
+    # Resource listings are fixed when the server is built, so the skills present now are listed
+    # one by one; skills added later are still readable through the template.
+    for skill in book.names():
+        mcp.resource(
+            f"skills://{skill}",
+            name=f"skill-{skill}",
+            title=f"Skill: {skill}",
+            mime_type="text/markdown",
+            description=f"The '{skill}' skill",
+        )(_skill_reader(read_skill, skill))
+
+    @mcp.resource(
+        "usage://summary",
+        name="usage",
+        title="Usage per model",
+        mime_type="application/json",
+        description="Tokens, calls, errors and time per model; cost is always 0.00",
+    )
+    async def usage_resource() -> str:
+        """Usage totals, as get_usage returns them."""
+        # Static resources get no request context, so this reads the file on its own connection.
+        database = Database(settings.data_dir / DATABASE_NAME)
+        try:
+            report = await UsageLedger(database).report()
+        except MCPOllamaError as exc:
+            raise ResourceError(str(exc)) from exc
+        finally:
+            await database.aclose()
+        return report.model_dump_json(indent=2)
+
+
+def _skill_reader(read: Callable[[str], Awaitable[str]], name: str) -> Callable[[], Awaitable[str]]:
+    async def read_named_skill() -> str:
+        return await read(name)
+
+    return read_named_skill

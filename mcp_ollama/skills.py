@@ -1,0 +1,136 @@
+"""Skills: named Markdown instructions injected into the system message.
+
+A skill is a file `NAME.md` in the skills directory (`settings.effective_skills_dir`). When a call
+names skills, the system message becomes the skills' texts, each stripped of surrounding blank
+space, joined by `SKILL_SEPARATOR`, followed (after one more separator) by the system prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import anyio
+from pydantic import BaseModel, Field
+
+from mcp_ollama.errors import InvalidInputError, StorageError
+
+__all__ = [
+    "SKILL_SEPARATOR",
+    "Skill",
+    "SkillBook",
+    "SkillList",
+    "join_system",
+    "validate_skill_name",
+]
+
+SKILL_SEPARATOR = "\n\n---\n\n"
+MAX_SKILLS = 16
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def validate_skill_name(name: str) -> str:
+    """Return `name` if it can name a skill file (letters, digits, `-`, `_`), else raise.
+
+    >>> validate_skill_name('code-review')
+    'code-review'
+    >>> validate_skill_name('../secrets')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mcp_ollama.errors.InvalidInputError: invalid skill name '../secrets': ...
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidInputError(
+            f"invalid skill name {name!r}: skill names are file names without '.md' (letters, "
+            "digits, '-' and '_'); see the skills:// resources for the available ones"
+        )
+    return name
+
+
+def join_system(skill_texts: Sequence[str], system: str | None) -> str | None:
+    """The system message: the skills joined by the separator, then the system prompt.
+
+    >>> join_system(['Be brief.', 'Cite sources.'], 'You are a helper.')
+    'Be brief.\\n\\n---\\n\\nCite sources.\\n\\n---\\n\\nYou are a helper.'
+    >>> join_system([], 'You are a helper.'), join_system([], None)
+    ('You are a helper.', None)
+    >>> join_system(['Be brief.'], None)
+    'Be brief.'
+    """
+    parts = [text.strip() for text in skill_texts]
+    if system:
+        parts.append(system)
+    return SKILL_SEPARATOR.join(parts) if parts else None
+
+
+class Skill(BaseModel):
+    """A skill's name and what it is about."""
+
+    name: str
+    description: str = Field("", description="The skill's first non-empty line")
+    size_chars: int
+
+
+class SkillList(BaseModel):
+    """The skills available in the skills directory."""
+
+    skills_dir: str
+    skills: list[Skill]
+
+
+class SkillBook:
+    """The skills directory, read fresh on every call (skills are edited by hand)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def names(self) -> list[str]:
+        """The valid skill names present now, sorted (synchronous: for start-up wiring)."""
+        try:
+            paths = sorted(self.directory.glob("*.md"))
+        except OSError:
+            return []
+        return [p.stem for p in paths if p.is_file() and _NAME.fullmatch(p.stem)]
+
+    async def list_skills(self) -> SkillList:
+        """Every skill with its description."""
+        names = await anyio.to_thread.run_sync(self.names)
+        skills = []
+        for name in names:
+            text = await self.read(name)
+            first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+            skills.append(Skill(name=name, description=first.lstrip("# "), size_chars=len(text)))
+        return SkillList(skills_dir=str(self.directory), skills=skills)
+
+    async def read(self, name: str) -> str:
+        """One skill's Markdown text.
+
+        Raises:
+            InvalidInputError: the name is invalid or no such skill exists.
+            StorageError: the file exists but cannot be read.
+        """
+        path = anyio.Path(self.directory / f"{validate_skill_name(name)}.md")
+        try:
+            return await path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            available = await anyio.to_thread.run_sync(self.names)
+            raise InvalidInputError(
+                f"no skill named {name!r} in {self.directory}; available skills: "
+                f"{', '.join(available) or 'none (add NAME.md files there)'}"
+            ) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StorageError(f"cannot read skill {name!r} from {path}: {exc}") from exc
+
+    async def system_message(self, skills: Sequence[str] | None, system: str | None) -> str | None:
+        """The system message for a call naming `skills` (in the order given) and `system`.
+
+        Raises:
+            InvalidInputError: a skill is unknown, repeated, or too many are named.
+        """
+        names = list(skills or [])
+        if len(names) > MAX_SKILLS:
+            raise InvalidInputError(f"at most {MAX_SKILLS} skills per call, not {len(names)}")
+        if len(set(names)) != len(names):
+            raise InvalidInputError(f"a skill is named twice in {names}; name each once")
+        return join_system([await self.read(name) for name in names], system)
