@@ -121,6 +121,8 @@ class ModelCatalog:
     def invalidate(self) -> None:
         """Forget the cached list (after a pull, delete or copy), in memory and on disk."""
         self._cached = None
+        if self._last is None:  # a restarted server has not read the persisted list yet
+            self._last = self._read_file()
         if self._last is not None and self._last.current:
             self._last = self._last.model_copy(update={"current": False})
             self._persist(self._last)

@@ -2347,12 +2347,16 @@ class _Dispatcher:
         if plan.error is not None:
             yield ("error", plan.error)
             return
+        # Like the real daemon, report the model's own compute time: the paced schedule, not
+        # the wall clock, so counters stay exact on a loaded machine.
+        prompt_eval = ttft if ttft > 0 else t_eval - t_ready
+        evaluation = count * interval if interval else t_end - t_eval
         metrics: dict[str, Any] = {
             "total_duration": _ns(t_end - t0),
             "load_duration": max(1, _ns(t_ready - t0)),
-            "prompt_eval_duration": max(1, _ns(t_eval - t_ready)),
+            "prompt_eval_duration": max(1, _ns(prompt_eval)),
             "eval_count": count,
-            "eval_duration": max(1, _ns(t_end - t_eval)) if count else 0,
+            "eval_duration": max(1, _ns(evaluation)) if count else 0,
         }
         yield ("done", metrics)
 

@@ -164,6 +164,19 @@ async def test_a_pull_or_delete_makes_the_persisted_list_refresh_at_the_next_sta
     assert tags_requests(fake) == 2
 
 
+async def test_a_change_made_right_after_a_restart_still_outdates_the_persisted_list(
+    ollama: OllamaClient, settings: Settings, clock: Clock, fake: FakeOllama, cache_file: Path
+) -> None:
+    persisted(cache_file, fetched_at=START - HOUR, names=["gone:latest"])
+    restarted = ModelCatalog.from_settings(ollama, settings, clock=clock)
+    restarted.invalidate()  # e.g. a pull before anything asked for the list
+
+    names = [m.name for m in (await restarted.list_models()).models]
+
+    assert "gone:latest" not in names
+    assert tags_requests(fake) == 1
+
+
 async def test_base_and_variant_names_resolve_to_installed_models(catalog: ModelCatalog) -> None:
     found = await catalog.find("llama3.2")
     assert found is not None

@@ -98,10 +98,17 @@ async def test_every_tool_is_listed_with_an_output_schema_and_annotations(
 
 async def test_annotations_tell_the_truth_about_each_tool(client: Client) -> None:
     tools = {tool.name: tool.annotations for tool in (await client.list_tools()).tools}
-    for name in ("generate_text", "chat", "embed", "list_local_models", "show_model"):
+    for name in ("embed", "list_local_models", "show_model"):
         hints = tools[name]
         assert hints is not None
         assert hints.read_only_hint is True
+        assert hints.open_world_hint is False
+    # They may append to a session or save their output, but never replace anything.
+    for name in ("generate_text", "chat", "generate_batch"):
+        hints = tools[name]
+        assert hints is not None
+        assert hints.read_only_hint is False
+        assert hints.destructive_hint is False
         assert hints.open_world_hint is False
     pull = tools["pull_model"]
     assert pull is not None

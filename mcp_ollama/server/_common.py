@@ -17,6 +17,7 @@ from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
 
 __all__ = [
+    "GENERATES",
     "LOCAL_READ",
     "AppState",
     "progress_callback",
@@ -24,8 +25,8 @@ __all__ = [
     "tool_errors",
 ]
 
-# Hints are truthful: generation reads local state only (open_world=False), pulls reach the
-# registry (open_world=True), and management tools change what is installed.
+# Hints are truthful: everything stays local (open_world=False) except pulls, which reach the
+# registry (open_world=True); management tools change what is installed.
 LOCAL_READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 LOCAL_WRITE = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -35,6 +36,11 @@ LOCAL_DESTRUCTIVE = ToolAnnotations(
 )
 REGISTRY_WRITE = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+# Generation only reads the model, but a call may append to a chat session or save its output
+# (save_output), so it is not read-only; nothing it writes replaces what was there.
+GENERATES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
 )
 SAVES_REPORT = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False

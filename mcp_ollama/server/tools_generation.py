@@ -9,7 +9,13 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from mcp_ollama.results import ChatResult, EmbedResult, GenerationResult
-from mcp_ollama.server._common import LOCAL_READ, progress_callback, service_of, tool_errors
+from mcp_ollama.server._common import (
+    GENERATES,
+    LOCAL_READ,
+    progress_callback,
+    service_of,
+    tool_errors,
+)
 from mcp_ollama.types import ChatMessage
 
 __all__ = ["register_generation_tools"]
@@ -71,7 +77,7 @@ SaveOutput = Annotated[
 def register_generation_tools(mcp: MCPServer[Any]) -> None:
     """Register generate_text, chat and embed."""
 
-    @mcp.tool(annotations=LOCAL_READ)
+    @mcp.tool(annotations=GENERATES)
     async def generate_text(
         model: Model,
         prompt: Annotated[str, Field(description="The prompt")],
@@ -115,7 +121,7 @@ def register_generation_tools(mcp: MCPServer[Any]) -> None:
                 result = await service.save_output("generate_text", result, request)
             return result
 
-    @mcp.tool(annotations=LOCAL_READ)
+    @mcp.tool(annotations=GENERATES)
     async def chat(
         model: Model,
         messages: Annotated[

@@ -17,6 +17,7 @@ from mcp_ollama.database import DATABASE_NAME, Database
 from mcp_ollama.errors import InvalidInputError, MCPOllamaError, SessionNotFoundError
 from mcp_ollama.results import OperationResult
 from mcp_ollama.server._common import (
+    GENERATES,
     LOCAL_DESTRUCTIVE,
     LOCAL_READ,
     progress_callback,
@@ -66,7 +67,7 @@ def register_session_tools(mcp: MCPServer[Any], settings: Settings) -> None:
             await service_of(ctx).sessions.delete(session_id)
             return OperationResult(message=f"deleted session '{session_id}'")
 
-    @mcp.tool(annotations=LOCAL_READ)
+    @mcp.tool(annotations=GENERATES)
     async def generate_batch(
         model: Model,
         prompts: Annotated[
