@@ -42,6 +42,30 @@ def test_the_mcp_client_demo_asks_a_model_through_the_server(
     assert fake.requests_to("/api/generate")[-1].body["prompt"].startswith("In one sentence")
 
 
+def test_the_core_quickstart_generates_without_mcp(
+    fake_ollama: FakeServerHandle, fake: FakeOllama, tmp_path: Path
+) -> None:
+    fake.script_response("Rayleigh scattering.")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "OLLAMA_HOST": fake_ollama.ollama_host,
+        "MCP_OLLAMA_DATA_DIR": str(tmp_path / "data"),
+        "MCP_OLLAMA_CONFIG": str(tmp_path / "config.toml"),
+    }
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "core_quickstart.py"), "--model", "llama3.2:1b"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "Rayleigh scattering."
+    assert "tokens/s" in done.stdout
+    assert fake.requests_to("/api/generate")[-1].body["options"]["temperature"] is not None
+
+
 @pytest.mark.parametrize(
     ("name", "servers_key"),
     [
