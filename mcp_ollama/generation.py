@@ -18,13 +18,19 @@ from mcp_ollama.progress import ProgressCallback, ProgressThrottle
 from mcp_ollama.results import ChatResult, GenerationResult, Usage
 from mcp_ollama.types import ChatMessage, ChatRequest, GenerateRequest, ToolCall
 
-__all__ = ["call_deadline", "run_chat", "run_generate"]
+__all__ = ["GENERATION_ADVICE", "call_deadline", "run_chat", "run_generate"]
 
 TAIL_CHARS = 80
 
+GENERATION_ADVICE = (
+    "pass a larger `timeout`, a smaller num_predict, or a faster preset such as 'fast'"
+)
+
 
 @contextmanager
-def call_deadline(timeout: float | None, what: str = "the call") -> Iterator[None]:
+def call_deadline(
+    timeout: float | None, what: str = "the call", advice: str = GENERATION_ADVICE
+) -> Iterator[None]:
     """Bound a call by wall-clock time, turning expiry into an actionable `OllamaTimeoutError`."""
     if timeout is None:
         yield
@@ -34,8 +40,7 @@ def call_deadline(timeout: float | None, what: str = "the call") -> Iterator[Non
             yield
     except TimeoutError as exc:
         raise OllamaTimeoutError(
-            f"{what} did not finish within its timeout of {timeout:g} s; pass a larger `timeout`, "
-            "a smaller num_predict, or a faster preset such as 'fast'."
+            f"{what} did not finish within its timeout of {timeout:g} s; {advice}."
         ) from exc
 
 

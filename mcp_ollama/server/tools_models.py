@@ -8,6 +8,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from mcp_ollama.generation import call_deadline
 from mcp_ollama.results import ModelInfo, ModelList, OperationResult, PullResult, RunningList
 from mcp_ollama.server._common import (
     LOCAL_DESTRUCTIVE,
@@ -24,6 +25,13 @@ __all__ = ["register_model_tools"]
 Model = Annotated[
     str, Field(min_length=1, max_length=256, description="Model name, e.g. 'llama3.2:1b'")
 ]
+Timeout = Annotated[
+    float | None,
+    Field(gt=0, le=86_400, description="Seconds this call may take (default: no limit)"),
+]
+RETRY = "call it again with a larger `timeout`, or check_health to see whether Ollama is stuck"
+# Ollama keeps the layers it has finished, so a pull cut short picks up where it stopped.
+PULL_RETRY = "call pull_model again to continue the download (finished layers are kept)"
 
 
 def register_model_tools(mcp: MCPServer[Any]) -> None:
@@ -35,21 +43,24 @@ def register_model_tools(mcp: MCPServer[Any]) -> None:
         force_refresh: Annotated[
             bool, Field(description="Bypass the 30 s cache and ask Ollama now")
         ] = False,
+        timeout: Timeout = None,
     ) -> ModelList:
         """List installed models: size, family, parameters, quantization, context, loaded."""
-        with tool_errors():
+        with tool_errors(), call_deadline(timeout, "list_local_models", RETRY):
             return await service_of(ctx).list_models(force_refresh=force_refresh)
 
     @mcp.tool(annotations=LOCAL_READ)
-    async def show_model(model: Model, ctx: Context[Any, Any]) -> ModelInfo:
+    async def show_model(
+        model: Model, ctx: Context[Any, Any], timeout: Timeout = None
+    ) -> ModelInfo:
         """Show a model's details: context window, capabilities, parameters, template."""
-        with tool_errors():
+        with tool_errors(), call_deadline(timeout, "show_model", RETRY):
             return await service_of(ctx).show_model(model)
 
     @mcp.tool(annotations=LOCAL_READ)
-    async def list_running_models(ctx: Context[Any, Any]) -> RunningList:
+    async def list_running_models(ctx: Context[Any, Any], timeout: Timeout = None) -> RunningList:
         """List models loaded in memory now, with their memory use and expiry."""
-        with tool_errors():
+        with tool_errors(), call_deadline(timeout, "list_running_models", RETRY):
             return await service_of(ctx).running_models()
 
     @mcp.tool(annotations=REGISTRY_WRITE)
@@ -59,9 +70,10 @@ def register_model_tools(mcp: MCPServer[Any]) -> None:
         insecure: Annotated[
             bool, Field(description="Allow an insecure (http) registry connection")
         ] = False,
+        timeout: Timeout = None,
     ) -> PullResult:
         """Download a model from the Ollama registry, streaming byte progress."""
-        with tool_errors():
+        with tool_errors(), call_deadline(timeout, f"pulling '{model}'", PULL_RETRY):
             return await service_of(ctx).pull(
                 model, insecure=insecure, on_progress=progress_callback(ctx)
             )
@@ -73,19 +85,24 @@ def register_model_tools(mcp: MCPServer[Any]) -> None:
             str, Field(min_length=1, max_length=256, description="New name for the copy")
         ],
         ctx: Context[Any, Any],
+        timeout: Timeout = None,
     ) -> OperationResult:
         """Copy a model under a new name (overwriting needs destructive operations enabled)."""
-        with tool_errors():
+        with tool_errors(), call_deadline(timeout, "copy_model", RETRY):
             return await service_of(ctx).copy(source, destination)
 
     @mcp.tool(annotations=LOCAL_DESTRUCTIVE)
-    async def delete_model(model: Model, ctx: Context[Any, Any]) -> OperationResult:
+    async def delete_model(
+        model: Model, ctx: Context[Any, Any], timeout: Timeout = None
+    ) -> OperationResult:
         """Delete an installed model. Disabled unless MCP_OLLAMA_ALLOW_DESTRUCTIVE=true."""
-        with tool_errors():
+        with tool_errors(), call_deadline(timeout, "delete_model", RETRY):
             return await service_of(ctx).delete(model)
 
     @mcp.tool(annotations=LOCAL_WRITE)
-    async def unload_model(model: Model, ctx: Context[Any, Any]) -> OperationResult:
+    async def unload_model(
+        model: Model, ctx: Context[Any, Any], timeout: Timeout = None
+    ) -> OperationResult:
         """Unload a model from memory now, freeing RAM/VRAM."""
-        with tool_errors():
+        with tool_errors(), call_deadline(timeout, "unload_model", RETRY):
             return await service_of(ctx).unload(model)
