@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 from typing import Any
 
 import anyio
 import structlog
 from pydantic import ValidationError
+from pydantic_settings import SettingsError as SettingsSourceError
 
 from mcp_ollama import __version__
 from mcp_ollama.errors import SettingsError
@@ -90,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings(**_given_flags(args))
-    except ValidationError as exc:
+    # A source error is a value that does not parse at all (MCP_OLLAMA_HEADERS that is not
+    # JSON); neither kind of message repeats the value, which may be a secret.
+    except (ValidationError, SettingsSourceError) as exc:
         sys.stderr.write(f"mcp-ollama: invalid configuration:\n{exc}\n")
         return 2
     configure_logging(settings.log_level, json=settings.log_json)
@@ -102,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(settings: Settings) -> int:
+    if sys.platform != "win32":
+        # Until the event loop takes SIGTERM over in `serve()`, it means a plain exit: nothing
+        # has been opened that needs closing yet.
+        signal.signal(signal.SIGTERM, _exit_before_serving)
     from mcp_ollama.server import build_server
     from mcp_ollama.server.transports import check_bind, serve
 
@@ -112,6 +121,12 @@ def _serve(settings: Settings) -> int:
         return 2
     mcp = build_server(settings)
     logger.info("starting", transport=settings.transport, ollama=settings.base_url)
+    stopped_by: int | None = None
     with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(serve, mcp, settings)
+        stopped_by = anyio.run(serve, mcp, settings)
+    logger.info("stopped", signal=signal.Signals(stopped_by).name if stopped_by else None)
     return 0
+
+
+def _exit_before_serving(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)

@@ -12,23 +12,19 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from mcp_ollama.benchmark import (
-    METRIC_LABELS,
-    METRICS,
-    BenchmarkResult,
-    ComparisonResult,
-    metric_value,
-)
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import InvalidInputError, MCPOllamaError
-from mcp_ollama.lifecycle import DaemonManager
-from mcp_ollama.report_markdown import number
-from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
+
+if TYPE_CHECKING:
+    from mcp_ollama.benchmark import BenchmarkResult, ComparisonResult
+    from mcp_ollama.service import OllamaService
+
+# The service and benchmark modules are imported inside the commands that use them: every
+# `mcp-ollama` start builds this parser, and `serve` (an IDE spawns it often) never needs them.
 
 __all__ = ["ProgressBar", "format_table", "register"]
 
@@ -83,6 +79,9 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def benchmark_table(result: BenchmarkResult) -> str:
     """A benchmark's aggregates: one row per metric."""
+    from mcp_ollama.benchmark import METRIC_LABELS, METRICS
+    from mcp_ollama.report_markdown import number
+
     rows = []
     for metric in METRICS:
         stats = result.summary.get(metric)
@@ -106,6 +105,9 @@ _SHORT = {
 
 def comparison_table(result: ComparisonResult) -> str:
     """A comparison: one row per model (medians), then the winner of each metric."""
+    from mcp_ollama.benchmark import METRIC_LABELS, METRICS, metric_value
+    from mcp_ollama.report_markdown import number
+
     rows = [
         [o.model, "ok" if o.ok else "FAILED"]
         + [number(metric_value(o.summary, m)) for m in _COMPARE_COLUMNS]
@@ -159,7 +161,7 @@ def register(commands: Any) -> None:
     compare.set_defaults(handler=_handler(_compare))
 
 
-Command = Callable[[OllamaService, argparse.Namespace], Any]
+Command = Callable[["OllamaService", argparse.Namespace], Any]
 
 
 def _handler(command: Command) -> Callable[[argparse.Namespace, Settings], int]:
@@ -178,6 +180,10 @@ def _handler(command: Command) -> Callable[[argparse.Namespace, Settings], int]:
 
 
 async def _run(command: Command, args: argparse.Namespace, settings: Settings) -> int:
+    from mcp_ollama.client import OllamaClient
+    from mcp_ollama.lifecycle import DaemonManager
+    from mcp_ollama.service import OllamaService
+
     async with OllamaClient.from_settings(settings) as client:
         daemon = DaemonManager(settings, client)
         await daemon.ensure_running()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
@@ -103,7 +104,7 @@ class OllamaClient:
         stall_timeout: float = 180.0,
         max_retries: int = 3,
         retry_backoff: float = 0.25,
-        max_concurrent: int = 16,
+        max_concurrent: int = 64,
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -113,17 +114,29 @@ class OllamaClient:
         self._stream_timeout = httpx2.Timeout(stall_timeout, connect=connect_timeout)
         self._stall_timeout = stall_timeout
         self._limiter = anyio.CapacityLimiter(max_concurrent)
-        self._http = httpx2.AsyncClient(
-            base_url=self.base_url,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
-            timeout=self._request_timeout,
-            limits=httpx2.Limits(
-                max_connections=max_concurrent + 4, max_keepalive_connections=max_concurrent
-            ),
-            transport=transport,
-            # Like the Go CLI, never send loopback traffic through HTTP(S)_PROXY/ALL_PROXY.
-            trust_env=not is_loopback_url(self.base_url),
+        self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+        self._limits = httpx2.Limits(
+            max_connections=max_concurrent + 4, max_keepalive_connections=max_concurrent
         )
+        self._transport = transport
+        self._pool: httpx2.AsyncClient | None = None
+
+    @property
+    def _http(self) -> httpx2.AsyncClient:
+        """The one connection pool, made on first use: making it imports the HTTP core and
+        reads proxy settings (25-100 ms), which a server start should not wait for."""
+        if self._pool is None:
+            self._pool = httpx2.AsyncClient(
+                base_url=self.base_url,
+                headers=self._headers,
+                timeout=self._request_timeout,
+                limits=self._limits,
+                transport=self._transport,
+                # Like the Go CLI, never send loopback traffic through HTTP(S)_PROXY/ALL_PROXY.
+                trust_env=not is_loopback_url(self.base_url),
+                verify=_tls_context(self.base_url),
+            )
+        return self._pool
 
     @classmethod
     def from_settings(
@@ -155,7 +168,8 @@ class OllamaClient:
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._http.aclose()
+        if self._pool is not None:
+            await self._pool.aclose()
 
     # -- idempotent reads (retried) ---------------------------------------------------------
 
@@ -323,6 +337,18 @@ class OllamaClient:
             raise OllamaConnectionError(self.base_url, detail) from exc
         except httpx2.TransportError as exc:
             raise OllamaConnectionError(self.base_url, type(exc).__name__) from exc
+
+
+def _tls_context(base_url: str) -> ssl.SSLContext | bool:
+    """Default verification, except for a plain-http loopback daemon: a context with no CA.
+
+    Loading the CA bundle costs 40-80 ms of every start, and a plain-http loopback daemon never
+    needs it (every request goes to `base_url`, and no proxy is used for loopback). That context
+    still requires a verified certificate, so it fails closed if TLS were ever attempted.
+    """
+    if base_url.lower().startswith("http://") and is_loopback_url(base_url):
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return True
 
 
 def _field(data: Any, key: str, kind: type) -> Any:

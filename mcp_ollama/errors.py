@@ -92,7 +92,15 @@ class OllamaResponseError(OllamaError):
         self.error = error
         self.status_code = status_code
         where = f"HTTP {status_code}" if status_code > 0 else "mid-stream"
-        super().__init__(f"Ollama returned an error ({where}): {error}")
+        message = f"Ollama returned an error ({where}): {error}"
+        if status_code >= 500 or status_code == 0:
+            # A failure inside the daemon (a crashed runner, no memory): nothing the caller sent.
+            message += (
+                ". This is a failure inside Ollama: call again; if it persists, check the Ollama "
+                "server log (logs/ollama-serve.log in the data directory when mcp-ollama started "
+                "it) or try a smaller model."
+            )
+        super().__init__(message)
 
 
 class ModelNotFoundError(OllamaResponseError):

@@ -17,14 +17,15 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 import structlog
 
 from mcp_ollama.client import OllamaClient
-from mcp_ollama.errors import OllamaError, OllamaStartupError
+from mcp_ollama.errors import OllamaError, OllamaStartupError, StorageError
 from mcp_ollama.settings import Settings
-from mcp_ollama.storage import atomic_write_text
+from mcp_ollama.storage import atomic_write_text, make_private_dir
 from mcp_ollama.types import VersionInfo
 
 __all__ = ["DaemonManager", "daemon_address", "find_ollama_binary"]
@@ -35,7 +36,7 @@ LOG_NAME = "ollama-serve.log"
 PID_NAME = "ollama-serve.pid"
 MAX_LOG_BYTES = 10 * 1024 * 1024
 PROBE_TIMEOUT = 5.0
-STOP_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0  # then SIGKILL; well inside the server's 8 s shutdown backstop
 LOG_TAIL_LINES = 3
 
 if sys.platform == "win32":  # the Windows spelling of start_new_session
@@ -171,7 +172,7 @@ class DaemonManager:
         self.starts += 1
         logger.info("starting ollama serve", pid=process.pid, log=str(self.log_path))
         try:
-            atomic_write_text(self.pid_path, f"{process.pid}\n")
+            self._write_pid(process.pid)
             await self._wait_ready(process)
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -181,21 +182,34 @@ class DaemonManager:
         self._process = process
         logger.info("daemon ready", pid=process.pid, url=self.settings.base_url)
 
+    def _write_pid(self, pid: int) -> None:
+        try:
+            atomic_write_text(self.pid_path, f"{pid}\n")
+        except StorageError as exc:  # a convenience for people; the daemon runs without it
+            logger.warning("daemon pid file not written", error=str(exc))
+
+    def _open_log(self) -> BinaryIO:
+        """The daemon's log file, or the null device when the data directory is read-only (a
+        daemon without a log beats no daemon)."""
+        try:
+            make_private_dir(self.settings.logs_dir)
+            _rotate(self.log_path)
+            return self.log_path.open("ab")
+        except OSError as exc:
+            logger.warning(
+                "daemon log not writable; its output is discarded",
+                path=str(self.log_path),
+                error=exc.strerror or str(exc),
+            )
+            return open(os.devnull, "ab")  # the caller closes it
+
     def _spawn(self, binary: str) -> subprocess.Popen[bytes]:
         env = {**os.environ, "OLLAMA_HOST": daemon_address(self.settings)}
-        try:
-            self.settings.logs_dir.mkdir(parents=True, exist_ok=True)
-            _rotate(self.log_path)
-            log = self.log_path.open("ab")
-        except OSError as exc:
-            raise OllamaStartupError(
-                f"cannot write the daemon log {self.log_path}: {exc.strerror or exc}; fix the "
-                "permissions of the data directory (MCP_OLLAMA_DATA_DIR)"
-            ) from exc
-        with log:
+        with self._open_log() as log:
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            log.write(f"--- mcp-ollama: {binary} serve at {stamp} ---\n".encode())
-            log.flush()
+            with contextlib.suppress(OSError):  # a full disk: the daemon still starts
+                log.write(f"--- mcp-ollama: {binary} serve at {stamp} ---\n".encode())
+                log.flush()
             try:
                 return subprocess.Popen(  # the child keeps its own copy of the log descriptor
                     [binary, "serve"],

@@ -12,17 +12,31 @@ import structlog
 __all__ = ["configure_logging", "redact_secrets"]
 
 SECRET_KEYS = frozenset(
-    {"authorization", "api_key", "auth_token", "token", "password", "secret", "headers"}
+    {"authorization", "api_key", "auth_token", "token", "password", "secret", "headers", "cookie"}
 )
+SECRET_SUFFIXES = ("_token", "_key", "_secret", "_password", "_authorization")
+# Prompts and answers stay on this machine's screen, never in a log file, at any level: a log
+# line that carried one by mistake shows only its size.
+PRIVATE_KEYS = frozenset(
+    {"prompt", "prompts", "messages", "system", "suffix", "content", "text", "response",
+     "answer", "thinking", "images", "input"}
+)  # fmt: skip
 
 
 def redact_secrets(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """A structlog processor that replaces the values of secret-looking keys with `***`."""
+    """A structlog processor: secret-looking values become `***`, prompt-like ones their size."""
     for key in event_dict:
-        if key.lower() in SECRET_KEYS and event_dict[key] is not None:
+        value = event_dict[key]
+        lowered = key.lower()
+        if value is None:
+            continue
+        if lowered in SECRET_KEYS or lowered.endswith(SECRET_SUFFIXES):
             event_dict[key] = "***"
+        elif lowered in PRIVATE_KEYS:
+            size = f"{len(value)} chars" if isinstance(value, str) else type(value).__name__
+            event_dict[key] = f"<not logged: {size}>"
     return event_dict
 
 

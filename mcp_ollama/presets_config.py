@@ -34,6 +34,9 @@ __all__ = [
 
 ConfigFormat = Literal["toml", "json"]
 MAX_CONFIG_CHARS = 256_000
+# A real configuration is a few levels deep (presets.NAME.stop[...]); far deeper input is hostile
+# and would exhaust the recursion of the parsers and validators after it.
+MAX_CONFIG_DEPTH = 16
 TABLES = ("presets", "models")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -68,9 +71,37 @@ def parse_config(text: str, format: ConfigFormat | None = None) -> dict[str, Any
         data = json.loads(text) if chosen == "json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInputError(f"the configuration is not valid {chosen.upper()}: {exc}") from exc
+    except RecursionError as exc:
+        raise _too_deep() from exc
     if not isinstance(data, dict):
         raise InvalidInputError("the configuration must be a table (a JSON object)")
+    if _depth(data) > MAX_CONFIG_DEPTH:
+        raise _too_deep()
     return data
+
+
+def _too_deep() -> InvalidInputError:
+    return InvalidInputError(
+        f"the configuration is nested more than {MAX_CONFIG_DEPTH} levels deep; a configuration "
+        'holds [presets.NAME] and [models."NAME"] tables of options'
+    )
+
+
+def _depth(value: Any) -> int:
+    """How deeply tables and arrays nest, without recursion (the input may be hostile).
+
+    >>> _depth({}), _depth({"a": [1, {"b": 2}]})
+    (1, 3)
+    """
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def check_config(data: Mapping[str, Any], *, importing: bool = False) -> ConfigCheck:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +37,7 @@ from mcp_ollama.benchmark import BenchmarkResult, ComparisonResult, metric_value
 from mcp_ollama.charts import ChartRow, comparison_chart
 from mcp_ollama.errors import ReportNotFoundError, StorageError
 from mcp_ollama.report_markdown import benchmark_markdown, comparison_markdown
-from mcp_ollama.storage import atomic_write_json, atomic_write_text, check_id
+from mcp_ollama.storage import atomic_write_text, check_id, json_text
 
 __all__ = ["ReportKind", "ReportList", "ReportStore", "ReportSummary", "new_id"]
 
@@ -45,6 +47,11 @@ ReportKind = Literal["benchmark", "comparison"]
 PREFIXES: dict[str, ReportKind] = {"bench": "benchmark", "compare": "comparison"}
 KIND_PREFIX: dict[ReportKind, str] = {kind: prefix for prefix, kind in PREFIXES.items()}
 OUTPUT_PREFIX = "output"
+NOT_SAVED_HINT = (
+    "The run itself finished but its report was not saved; call again with save_report=false "
+    "to get the figures without saving."
+)
+OUTPUT_NOT_SAVED_HINT = "The answer was generated but not saved; call again without save_output."
 CONFIG_PREFIX = "config"
 
 
@@ -115,8 +122,9 @@ class ReportStore:
         saved = result.model_copy(
             update={"report_id": report_id, "report_files": {k: str(p) for k, p in files.items()}}
         )
-        atomic_write_text(files["markdown"], benchmark_markdown(saved))
-        atomic_write_json(files["json"], saved.model_dump(mode="json"))
+        with _all_or_nothing(NOT_SAVED_HINT) as write:
+            write(files["markdown"], benchmark_markdown(saved))
+            write(files["json"], json_text(saved.model_dump(mode="json")))
         self._prune_reports("benchmark")
         logger.info("report saved", report_id=report_id, kind="benchmark")
         return saved
@@ -146,10 +154,11 @@ class ReportStore:
             for o in saved.models
         ]
         title = "Model comparison: " + " vs ".join(o.model for o in saved.models)
-        atomic_write_text(files["chart"], comparison_chart(rows, title=title))
         markdown = comparison_markdown(saved, chart_file=files["chart"].name)
-        atomic_write_text(files["markdown"], markdown)
-        atomic_write_json(files["json"], saved.model_dump(mode="json"))
+        with _all_or_nothing(NOT_SAVED_HINT) as write:
+            write(files["chart"], comparison_chart(rows, title=title))
+            write(files["markdown"], markdown)
+            write(files["json"], json_text(saved.model_dump(mode="json")))
         self._prune_reports("comparison")
         logger.info("report saved", report_id=report_id, kind="comparison")
         return saved
@@ -175,8 +184,9 @@ class ReportStore:
         markdown = (
             f"# {tool}: {model}\n\n- Output: `{output_id}`\n- Saved: {created_at}\n\n{text}\n"
         )
-        atomic_write_text(self.outputs_dir / f"{output_id}.md", markdown)
-        atomic_write_json(self.outputs_dir / f"{output_id}.json", record)
+        with _all_or_nothing(OUTPUT_NOT_SAVED_HINT) as write:
+            write(self.outputs_dir / f"{output_id}.md", markdown)
+            write(self.outputs_dir / f"{output_id}.json", json_text(record))
         self._prune_files(self.outputs_dir, OUTPUT_PREFIX)
         return output_id
 
@@ -317,6 +327,29 @@ class ReportStore:
         for old in records[self.retention :]:
             _unlink(old)
             _unlink(old.with_suffix(".md"))
+
+
+@contextmanager
+def _all_or_nothing(hint: str) -> Iterator[Callable[[Path, str], None]]:
+    """Write a report's files one by one (JSON last); if one fails, delete those written.
+
+    Each file is atomic on its own; this makes the set atomic too, so a disk that fills up
+    between two files leaves no orphan Markdown or chart behind. `hint` is added to the error.
+    """
+    done: list[Path] = []
+
+    def write(path: Path, text: str) -> None:
+        atomic_write_text(path, text)
+        done.append(path)
+
+    try:
+        yield write
+    except StorageError as exc:
+        for path in done:
+            _unlink(path)
+        error = StorageError(f"{exc} {hint}")
+        error.errno = exc.errno
+        raise error from exc
 
 
 def _summarize(path: Path) -> ReportSummary | None:

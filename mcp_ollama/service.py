@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fnmatch
+import math
+import re
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from typing import Any, TypeVar
@@ -163,10 +164,10 @@ class OllamaService:
             suffix=suffix,
             raw=raw,
             format=_check_format(format),
-            images=_check_images(images),
+            images=self._check_images(images),
             options=resolved.options or None,
             think=think,
-            keep_alive=keep_alive,
+            keep_alive=_check_keep_alive(keep_alive),
         )
         return await self.usage.measure(
             model,
@@ -216,9 +217,18 @@ class OllamaService:
             history = [ChatMessage(role="system", content=system), *history]
         if not history:
             raise InvalidInputError("messages is empty: send at least one user message")
-        self._check_size(*(m.content for m in history), system if session_id else None)
-        for message in history:
-            _check_images(message.images)
+        if len(history) > self.settings.max_messages:
+            raise InvalidInputError(
+                f"{len(history):,} messages is over the limit of {self.settings.max_messages:,} "
+                "per call (MCP_OLLAMA_MAX_MESSAGES); send fewer, or keep the conversation on the "
+                "server with session_id so that only new messages travel."
+            )
+        self._check_size(
+            *(m.content for m in history),
+            *(m.thinking for m in history),
+            system if session_id else None,
+        )
+        self._check_images([image for m in history for image in m.images or []])
         resolved = self.presets.resolve(model, preset=preset, options=options)
         request = ChatRequest(
             model=model,
@@ -227,7 +237,7 @@ class OllamaService:
             format=_check_format(format),
             options=resolved.options or None,
             think=think,
-            keep_alive=keep_alive,
+            keep_alive=_check_keep_alive(keep_alive),
         )
 
         async def send(request: ChatRequest) -> ChatResult:
@@ -275,7 +285,7 @@ class OllamaService:
             input=texts,
             dimensions=dimensions,
             truncate=truncate,
-            keep_alive=keep_alive,
+            keep_alive=_check_keep_alive(keep_alive),
         )
         return await self.usage.measure(model, lambda: self._embed(request, timeout))
 
@@ -524,6 +534,7 @@ class OllamaService:
         """
         plan = self._benchmark_plan(prompts, runs, warmup, preset)
         resolve = self._benchmark_resolver(preset, options, max_tokens)
+        keep_alive = _check_keep_alive(keep_alive)
         async with self._benchmark_lock:
             result = await run_benchmark(
                 self.client, model, plan, resolve, keep_alive=keep_alive, on_progress=on_progress
@@ -554,6 +565,7 @@ class OllamaService:
         """
         plan = self._benchmark_plan(prompts, runs, warmup, preset)
         resolve = self._benchmark_resolver(preset, options, max_tokens)
+        keep_alive = _check_keep_alive(keep_alive)
         async with self._benchmark_lock:
             result = await compare_models(
                 self.client, models, plan, resolve, keep_alive=keep_alive, on_progress=on_progress
@@ -600,18 +612,44 @@ class OllamaService:
         if size > self.settings.max_prompt_chars:
             raise InvalidInputError(
                 f"the input is {size:,} characters, over the limit of "
-                f"{self.settings.max_prompt_chars:,}; shorten it or split it into several calls."
+                f"{self.settings.max_prompt_chars:,} (MCP_OLLAMA_MAX_PROMPT_CHARS); shorten it or "
+                "split it into several calls."
             )
+
+    def _check_images(self, images: Sequence[str] | None) -> list[str] | None:
+        if not images:
+            return None
+        limit = self.settings.max_images
+        if len(images) > limit:
+            raise InvalidInputError(
+                f"{len(images)} images is over the limit of {limit} per call "
+                "(MCP_OLLAMA_MAX_IMAGES); send fewer images per call."
+            )
+        for index, image in enumerate(images):
+            try:
+                size = len(base64.b64decode(image, validate=True))
+            except (binascii.Error, ValueError) as exc:
+                raise InvalidInputError(
+                    f"images[{index}] is not valid base64; send the image file's bytes "
+                    "base64-encoded"
+                ) from exc
+            if size > self.settings.max_image_bytes:
+                raise InvalidInputError(
+                    f"images[{index}] is {human_bytes(size)}, over the limit of "
+                    f"{human_bytes(self.settings.max_image_bytes)} (MCP_OLLAMA_MAX_IMAGE_BYTES); "
+                    "scale the image down first."
+                )
+        return list(images)
 
     def _check_pull_allowed(self, model: str) -> None:
         patterns = self.settings.pull_allowlist
         if patterns and not any(
-            fnmatch.fnmatchcase(canonical_name(model), p.lower())
-            or fnmatch.fnmatchcase(model.lower(), p.lower())
+            _name_matches(p, canonical_name(model)) or _name_matches(p, model.lower())
             for p in patterns
         ):
             raise InvalidInputError(
-                f"pulling '{model}' is not allowed here; allowed patterns: {', '.join(patterns)}"
+                f"pulling '{model}' is not allowed here; allowed patterns: {', '.join(patterns)}. "
+                "Ask the user to pull it, or to extend MCP_OLLAMA_PULL_ALLOWLIST."
             )
 
 
@@ -631,17 +669,56 @@ def _check_format(value: Format) -> str | dict[str, Any] | None:
     raise InvalidInputError(f"format must be 'json' or a JSON schema object, not {value!r}")
 
 
-def _check_images(images: Sequence[str] | None) -> list[str] | None:
-    if not images:
+def _name_matches(pattern: str, name: str) -> bool:
+    """A glob over model names where `*` and `?` stay within one path segment, so `llama3*`
+    cannot admit `llama3.evil.example/x/y` (another registry) or `llama3x/anything`.
+
+    >>> _name_matches('llama3*', 'llama3.2:1b'), _name_matches('llama3*', 'llama3.evil.io/x/y')
+    (True, False)
+    >>> _name_matches('hf.co/bartowski/*', 'hf.co/bartowski/m-gguf:q4_k_m')
+    True
+    """
+    parts = re.split(r"(\*|\?)", pattern.lower())
+    regex = "".join(
+        "[^/]*" if part == "*" else "[^/]" if part == "?" else re.escape(part) for part in parts
+    )
+    return re.fullmatch(regex, name) is not None
+
+
+# A Go duration as Ollama's `api.Duration` parses it (`5m`, `1h30m`, `-1m`, `0`).
+_GO_DURATION = re.compile(r"[-+]?(?:0|(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)")
+
+
+def _check_keep_alive(value: KeepAlive) -> KeepAlive:
+    """Refuse what the daemon would refuse, before it reaches the daemon or `ollama` argv.
+
+    >>> _check_keep_alive('1h30m'), _check_keep_alive(-1), _check_keep_alive(None)
+    ('1h30m', -1, None)
+    >>> _check_keep_alive(float('nan'))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mcp_ollama.errors.InvalidInputError: keep_alive must be a finite number of seconds ...
+    >>> _check_keep_alive('--help')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mcp_ollama.errors.InvalidInputError: keep_alive '--help' is not a duration: ...
+    """
+    if value is None:
         return None
-    for index, image in enumerate(images):
-        try:
-            base64.b64decode(image, validate=True)
-        except (binascii.Error, ValueError) as exc:
+    if isinstance(value, bool):
+        raise InvalidInputError(f"keep_alive must be a duration like '5m' or seconds, not {value}")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
             raise InvalidInputError(
-                f"images[{index}] is not valid base64; send the image file's bytes base64-encoded"
-            ) from exc
-    return list(images)
+                f"keep_alive must be a finite number of seconds (or -1 for forever), not {value}"
+            )
+        return value
+    if isinstance(value, str) and _GO_DURATION.fullmatch(value.strip()):
+        return value.strip()
+    raise InvalidInputError(
+        f"keep_alive {value!r} is not a duration: use '5m', '1h30m', '0' (unload after the "
+        "call), '-1m' (keep loaded) or a number of seconds."
+    )
 
 
 def _running(model: RunningModel) -> RunningModelInfo:

@@ -25,7 +25,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from mcp_ollama.database import Database, transaction
-from mcp_ollama.errors import SessionNotFoundError
+from mcp_ollama.errors import SessionNotFoundError, StorageError
 from mcp_ollama.storage import check_id
 from mcp_ollama.types import ChatMessage
 
@@ -183,7 +183,15 @@ class SessionStore:
     async def locked(self, session_id: str) -> AsyncIterator[SessionState]:
         """Hold the session's lock and yield its current state (empty if it is new)."""
         async with self._locks.hold(session_id):
-            yield await self.load(session_id)
+            state = await self.load(session_id)
+            if self._db.read_only:  # refuse before the model runs, not when storing its answer
+                raise StorageError(
+                    f"the conversation database {self._db.path} is read-only because the data "
+                    "directory cannot be written: stored sessions can be read but not continued. "
+                    "Make the data directory writable or set MCP_OLLAMA_DATA_DIR, or call chat "
+                    "without session_id."
+                )
+            yield state
 
     async def load(self, session_id: str) -> SessionState:
         """The session's settings and the messages still sent to the model."""

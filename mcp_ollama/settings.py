@@ -25,12 +25,21 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["DEFAULT_PORT", "Settings", "config_file_path", "is_loopback_url", "parse_host"]
+__all__ = [
+    "DEFAULT_PORT",
+    "Settings",
+    "config_file_path",
+    "is_loopback_url",
+    "is_secret_header",
+    "parse_host",
+]
 
 APP_NAME = "mcp-ollama"
 DEFAULT_PORT = 11434
 DEFAULT_HTTP_PORT = 8000
 SECRET_HEADER_NAMES = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+# A header whose name holds one of these is treated as a secret too (X-Auth-Token, Api-Key, ...).
+SECRET_HEADER_WORDS = ("auth", "token", "key", "secret", "password", "cookie", "session")
 REDACTED = "***"
 
 
@@ -87,8 +96,19 @@ def parse_host(value: str | None) -> str:
     Traceback (most recent call last):
     ...
     ValueError: OLLAMA_HOST 'tcp://x': scheme must be http or https
+    >>> parse_host('https://user:pa55@example.com')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: OLLAMA_HOST 'https://***@example.com': credentials in the URL are not supported; ...
     """
     raw = (value or "").strip().strip("\"'").strip()
+    authority = raw.split("://", 1)[-1].split("/", 1)[0]
+    if "@" in authority:
+        masked = raw.replace(authority, "***@" + authority.rsplit("@", 1)[1], 1)
+        raise ValueError(
+            f"OLLAMA_HOST {masked!r}: credentials in the URL are not supported; put a token in "
+            "OLLAMA_API_KEY (sent as a bearer token) or headers in MCP_OLLAMA_HEADERS"
+        )
     scheme, default_port = "http", DEFAULT_PORT
     rest = raw
     if "://" in raw:
@@ -144,6 +164,16 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+def is_secret_header(name: str) -> bool:
+    """Whether a header's value must never be shown (logs, `doctor`, `check_health`).
+
+    >>> [is_secret_header(h) for h in ("Authorization", "X-Auth-Token", "Api-Key", "X-Team")]
+    [True, True, True, False]
+    """
+    lowered = name.lower()
+    return lowered in SECRET_HEADER_NAMES or any(word in lowered for word in SECRET_HEADER_WORDS)
+
+
 def config_file_path() -> Path:
     """The TOML config file: `$MCP_OLLAMA_CONFIG`, else `config.toml` in the user config dir."""
     explicit = os.environ.get("MCP_OLLAMA_CONFIG")
@@ -180,6 +210,9 @@ class Settings(BaseSettings):
         populate_by_name=True,
         extra="forbid",
         validate_default=True,
+        # A rejected value may be a secret (a token, a URL with a password): errors name the
+        # setting and the rule, never the value.
+        hide_input_in_errors=True,
     )
 
     # The daemon
@@ -205,8 +238,10 @@ class Settings(BaseSettings):
     )
     max_retries: int = Field(default=3, ge=0, le=10, description="Retries for idempotent reads")
     retry_backoff: float = Field(default=0.25, ge=0, description="First retry delay, seconds")
+    # Ollama queues what it cannot run yet (OLLAMA_MAX_QUEUE, 512): a lower cap here would only
+    # add a second queue, and an agent fanning out 32 calls would wait twice as long.
     max_concurrent_requests: int = Field(
-        default=16, ge=1, le=1024, description="Calls in flight to the daemon at once"
+        default=64, ge=1, le=1024, description="Calls in flight to the daemon at once"
     )
 
     # The daemon's lifecycle
@@ -231,8 +266,17 @@ class Settings(BaseSettings):
     # Storage
     data_dir: Path = Field(default_factory=_default_data_dir, description="Reports, cache, logs")
     report_retention: int = Field(default=200, ge=1, description="Reports kept of each kind")
+    # Input limits: a call over one is refused before anything reaches the daemon, with an
+    # error that names the setting. The HTTP body limit (max_body_bytes) applies before these.
     max_prompt_chars: int = Field(
-        default=1_000_000, ge=1, description="Largest prompt or message accepted"
+        default=1_000_000,
+        ge=1,
+        description="Characters of prompt, system prompt and messages accepted in one call",
+    )
+    max_messages: int = Field(default=1_000, ge=1, description="Chat messages accepted in one call")
+    max_images: int = Field(default=16, ge=0, description="Images accepted in one call")
+    max_image_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="Largest image accepted (decoded bytes)"
     )
 
     # Conversations
@@ -290,6 +334,22 @@ class Settings(BaseSettings):
         parse_host(value)
         return value
 
+    @field_validator("auth_token")
+    @classmethod
+    def _token_usable(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty token would match an empty `Authorization: Bearer` header: no protection at
+        # all while the bind check believes the server is guarded.
+        token = value.get_secret_value() if value is not None else None
+        if token is not None and (
+            not token or any(c.isspace() or not c.isprintable() for c in token)
+        ):
+            raise ValueError(
+                "auth_token must be non-empty, without spaces or control characters; generate "
+                "one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or "
+                "unset MCP_OLLAMA_AUTH_TOKEN"
+            )
+        return value
+
     @field_validator("pull_allowlist", "allowed_hosts", "allowed_origins", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
@@ -341,7 +401,7 @@ class Settings(BaseSettings):
             if data.get(key) is not None:
                 data[key] = REDACTED
         data["headers"] = {
-            name: REDACTED if name.lower() in SECRET_HEADER_NAMES else value
+            name: REDACTED if is_secret_header(name) else value
             for name, value in self.headers.items()
         }
         return data

@@ -85,7 +85,7 @@ async def test_concurrency_is_bounded_and_used() -> None:
         result = await run_batch("m", ["a", "bad", *"cdefgh"], generate, concurrency=3)
     assert peak == 3
     assert [item.text for item in result.items] == ["A", None, "C", "D", "E", "F", "G", "H"]
-    assert result.items[1].error == "Ollama returned an error (HTTP 500): boom"
+    assert result.items[1].error == str(OllamaResponseError("boom", 500))
 
 
 async def test_progress_counts_finished_items_in_order(mcp_client: Client) -> None:

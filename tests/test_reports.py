@@ -180,11 +180,13 @@ def test_a_crash_mid_save_never_leaves_a_half_written_report(
     assert [r.id for r in store.list_reports().reports] == [kept.report_id]
     assert store.get_json_text(kept.report_id) == before
     assert not list(store.reports_dir.glob("*.tmp"))
-    # The Markdown written before the crash is an orphan: not listed, not readable as a report.
-    orphans = {p.stem for p in store.reports_dir.glob("*.md")} - {kept.report_id}
-    assert len(orphans) == 1
+    # The Markdown written before the failure went with it: no orphan is left behind.
+    assert {p.stem for p in store.reports_dir.glob("*.md")} == {kept.report_id}
+    # One left by a process killed between the two files is not listed nor readable.
+    orphan = store.reports_dir / "bench-20260101-000000-abcdef.md"
+    orphan.write_text("# half a report", encoding="utf-8")
     with pytest.raises(ReportNotFoundError):
-        store.get_markdown(orphans.pop())
+        store.get_markdown(orphan.stem)
 
 
 def test_a_temporary_file_left_by_a_killed_process_is_not_a_report(store: ReportStore) -> None:

@@ -561,6 +561,18 @@ async def test_bad_arguments_are_an_error_result_not_a_crash(client: Client) -> 
     assert "prompt" in result.content[0].text  # type: ignore[union-attr]
 
 
+async def test_a_boolean_keep_alive_is_refused_not_read_as_one_second(
+    client: Client, fake: FakeOllama
+) -> None:
+    before = len(fake.requests_to("/api/generate"))
+    result = await client.call_tool(
+        "generate_text", {"model": "llama3.2:1b", "prompt": "x", "keep_alive": True}
+    )
+    assert result.is_error
+    assert "keep_alive" in result.content[0].text  # type: ignore[union-attr]
+    assert len(fake.requests_to("/api/generate")) == before
+
+
 async def test_a_daemon_that_is_down_says_how_to_start_it(tmp_path: Path) -> None:
     down = Settings(
         host=f"127.0.0.1:{free_port()}",

@@ -242,3 +242,21 @@ async def test_the_store_raises_a_storage_error_for_a_corrupt_file(tmp_path: Pat
             await SessionStore(database).list_sessions()
     finally:
         await database.aclose()
+
+
+async def test_conversations_and_saved_outputs_are_readable_by_this_user_only(
+    service: OllamaService, settings: Settings
+) -> None:
+    result = await service.chat(
+        MODEL, [ChatMessage(role="user", content="private")], session_id="new"
+    )
+    await service.save_output("chat", result, {"model": MODEL})
+    await service.aclose()  # the database checkpoints its WAL into the file
+
+    data_dir = settings.data_dir
+    assert data_dir.stat().st_mode & 0o777 == 0o700
+    for path in data_dir.rglob("*"):
+        mode = path.stat().st_mode & 0o777
+        assert mode & 0o077 == 0, f"{path.relative_to(data_dir)} is {oct(mode)}"
+    assert (data_dir / DATABASE_NAME).is_file()
+    assert any((data_dir / "outputs").iterdir())

@@ -121,3 +121,14 @@ async def test_get_usage_and_the_usage_resource_agree(mcp_client: Client) -> Non
     only = data(await mcp_client.call_tool("get_usage", {"model": "other:latest"}))
     assert only["models"] == []
     assert only["total"]["calls"] == 0
+
+
+async def test_the_usage_resource_counts_a_call_read_right_after_it_answers(
+    mcp_client: Client,
+) -> None:
+    # The server records usage after answering; a read must still see every answered call.
+    for prompt in ("one", "two", "three"):
+        data(await mcp_client.call_tool("generate_text", {"model": MODEL, "prompt": prompt}))
+        content = (await mcp_client.read_resource("usage://summary")).contents[0]
+        resource = json.loads(getattr(content, "text", ""))
+        assert resource["total"]["calls"] == {"one": 1, "two": 2, "three": 3}[prompt]

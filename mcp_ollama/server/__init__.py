@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
@@ -34,6 +34,17 @@ is installed; pull_model downloads more. generate_text and chat take a `preset` 
 balanced, precise, long_form) and explicit `options`. Errors say what to do next."""
 
 
+def _shielded(cleanup: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """`cleanup` run to its end even when the lifespan exits because a signal cancelled the
+    server: the database must still be closed, and a daemon we started stopped if asked."""
+
+    async def run() -> None:
+        with anyio.CancelScope(shield=True):
+            await cleanup()
+
+    return run
+
+
 def build_server(settings: Settings, *, client: OllamaClient | None = None) -> MCPServer[AppState]:
     """A fresh server; `client` injects a daemon client (tests), otherwise one is made per run."""
     # Shared by every connection, and by the static resources, which get no request context.
@@ -48,14 +59,15 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
                 ollama = await stack.enter_async_context(OllamaClient.from_settings(settings))
             service = OllamaService(settings, ollama, presets=presets, reports=reports)
             state = AppState(settings=settings, service=service)
-            stack.push_async_callback(state.service.aclose)
+            stack.push_async_callback(_shielded(state.service.aclose))
             # The daemon is probed and started lazily, on first need, never here: start-up
             # stays fast. At exit a daemon we started is stopped if the settings ask for it.
-            stack.push_async_callback(service.daemon.stop)
+            stack.push_async_callback(_shielded(service.daemon.stop))
             # Background work (refreshing a stale model list) lives as long as the server.
             background = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(background.cancel_scope.cancel)
             service.catalog.attach(background)
+            service.usage.attach(background)
             # Completion handlers get no request context: they reach the state through this.
             stack.enter_context(completion_registry(server).bound(state))
             yield state

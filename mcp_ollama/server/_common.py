@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
@@ -19,7 +20,9 @@ from mcp_ollama.settings import Settings
 __all__ = [
     "GENERATES",
     "LOCAL_READ",
+    "SHUTTING_DOWN",
     "AppState",
+    "cancel_calls_in_flight",
     "progress_callback",
     "service_of",
     "tool_errors",
@@ -47,6 +50,13 @@ SAVES_REPORT = ToolAnnotations(
 )
 
 
+SHUTTING_DOWN = (
+    "the server is shutting down and this call was cancelled; call again once it is running"
+)
+_IN_FLIGHT: dict[anyio.CancelScope, anyio.Event] = {}
+"""The tool calls running in this process; a signal is process-wide, and so is this."""
+
+
 @dataclass
 class AppState:
     """What the lifespan hands every request: the configured core."""
@@ -63,14 +73,39 @@ def service_of(ctx: Context[Any, Any]) -> OllamaService:
 
 @contextmanager
 def tool_errors() -> Iterator[None]:
-    """Turn our own errors into `ToolError` (an `isError` result the agent can act on).
+    """Turn our own errors into `ToolError` (an `isError` result the agent can act on), and
+    make the call cancellable by `cancel_calls_in_flight()` at shutdown.
 
     Programming errors propagate: the SDK masks them and logs the traceback.
     """
-    try:
-        yield
-    except MCPOllamaError as exc:
-        raise ToolError(str(exc)) from exc
+    answered = anyio.Event()
+    with anyio.CancelScope() as scope:
+        _IN_FLIGHT[scope] = answered
+        try:
+            yield
+        except MCPOllamaError as exc:
+            raise ToolError(str(exc)) from exc
+        finally:
+            del _IN_FLIGHT[scope]
+            answered.set()
+    if scope.cancelled_caught:
+        raise ToolError(SHUTTING_DOWN)
+
+
+async def cancel_calls_in_flight(timeout: float) -> int:
+    """At shutdown: cancel every tool call running in this process, and wait (at most
+    `timeout` seconds) until each has answered; returns how many there were.
+
+    A cancelled call answers `SHUTTING_DOWN` as its error, and leaving its `async with` blocks
+    closes its Ollama stream, so the daemon stops generating for nobody.
+    """
+    calls = list(_IN_FLIGHT.items())
+    for scope, _ in calls:
+        scope.cancel()
+    with anyio.move_on_after(timeout):
+        for _, answered in calls:
+            await answered.wait()
+    return len(calls)
 
 
 def progress_callback(ctx: Context[Any, Any]) -> ProgressCallback:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from pydantic import Field
+from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
 from mcp_ollama.results import ChatResult, EmbedResult, GenerationResult
 from mcp_ollama.server._common import (
@@ -47,8 +47,9 @@ Think = Annotated[
     bool | Literal["low", "medium", "high", "max"] | None,
     Field(description="Thinking models: true/false or a level; reasoning returns in `thinking`"),
 ]
+# Strict types: in lax mode `true` would quietly become a keep_alive of 1 second.
 KeepAlive = Annotated[
-    str | float | None,
+    StrictStr | StrictInt | StrictFloat | None,
     Field(
         description="How long the model stays loaded after the call: '5m', '1h', 0, -1 (forever)"
     ),

@@ -9,11 +9,23 @@ Binding beyond loopback with neither a token nor an allowed-hosts list is refuse
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
+import io
 import ipaddress
 import json
-from typing import Any
+import logging
+import os
+import re
+import select
+import signal
+import sys
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, NoReturn
 
+import anyio
 import structlog
 import uvicorn
 from mcp.server import MCPServer
@@ -26,6 +38,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_ollama import __version__
 from mcp_ollama.errors import SettingsError
+from mcp_ollama.server._common import cancel_calls_in_flight
 from mcp_ollama.settings import Settings
 
 __all__ = [
@@ -33,7 +46,9 @@ __all__ = [
     "MCP_PATH",
     "SSE_PATH",
     "BearerTokenMiddleware",
+    "HostSyntaxMiddleware",
     "check_bind",
+    "exit_process",
     "http_app",
     "is_loopback_bind",
     "serve",
@@ -49,6 +64,12 @@ HEALTH_PATH = "/health"
 LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
 LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
 WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
+SHUTDOWN_GRACE = 1
+"""Seconds HTTP requests in flight get to finish after SIGTERM/SIGINT before they are cancelled."""
+SHUTDOWN_TIMEOUT = 8.0
+"""Seconds a clean stop may take after a signal before the process ends regardless."""
+# What a browser can put in `Host`: a DNS name or an IP literal, then at most a numeric port.
+_HOST_HEADER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::\d{1,5})?")
 
 
 def is_loopback_bind(host: str) -> bool:
@@ -158,6 +179,26 @@ def check_bind(settings: Settings) -> None:
         )
 
 
+class HostSyntaxMiddleware:
+    """Answer 421 to a `Host` header that is not a host name with an optional numeric port.
+
+    The SDK's allowlist matches `127.0.0.1:*` as a prefix, so `127.0.0.1:1@evil.example` would
+    pass it; no browser sends such a header, so refusing it costs nothing.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the Host header's shape, then hand over to the app."""
+        host = Headers(scope=scope).get("host") if scope["type"] == "http" else None
+        if host is None or _HOST_HEADER.fullmatch(host):
+            await self.app(scope, receive, send)
+            return
+        response = Response("Invalid Host header", status_code=421, media_type="text/plain")
+        await response(scope, receive, send)
+
+
 class BearerTokenMiddleware:
     """Answer 401 to HTTP requests without `Authorization: Bearer <token>`, except open paths.
 
@@ -165,6 +206,9 @@ class BearerTokenMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, token: str, open_paths: frozenset[str]) -> None:
+        if not token:
+            # An empty token would match `Authorization: Bearer` with nothing after it.
+            raise SettingsError("auth_token is empty: set a real token or unset it")
         self.app = app
         self._token = token.encode("utf-8")
         self._open_paths = open_paths
@@ -230,6 +274,8 @@ def http_app(mcp: MCPServer[Any], settings: Settings) -> Starlette:
             token=settings.auth_token.get_secret_value(),
             open_paths=frozenset({HEALTH_PATH}),
         )
+    # Added last, so it runs first: a malformed Host never reaches auth or the SDK.
+    app.add_middleware(HostSyntaxMiddleware)
     return app
 
 
@@ -241,26 +287,182 @@ def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
         port=settings.http_port,
         log_config=None,
         log_level=settings.log_level.lower(),
+        # uvicorn resets its access logger to log_level, undoing `configure_logging`: a line
+        # per request on stderr (a write and its formatting on every call) only at DEBUG.
+        access_log=settings.log_level == "DEBUG",
         lifespan="on",
         server_header=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
 
 
-async def serve(mcp: MCPServer[Any], settings: Settings) -> None:
-    """Run the configured transport until it ends.
+async def serve(mcp: MCPServer[Any], settings: Settings) -> int | None:
+    """Run the configured transport until it ends, or until SIGTERM or SIGINT stops it.
+
+    A signal stops the server cleanly: calls in flight are cancelled (closing their Ollama
+    streams), HTTP requests get `SHUTDOWN_GRACE` seconds to finish first, then the lifespan
+    closes the stores and stops or leaves the daemon as configured. A second signal, or a clean
+    stop that takes longer than `SHUTDOWN_TIMEOUT`, ends the process at once.
+
+    Returns:
+        The signal that stopped the server, or None when the transport ended by itself (stdin
+        closed under stdio).
 
     Raises:
         SettingsError: an unprotected non-loopback bind (see `check_bind`).
     """
-    if settings.transport == "stdio":
-        await mcp.run_stdio_async()
+    stopped_by: list[int] = []
+    async with anyio.create_task_group() as tg:
+        if settings.transport == "stdio":
+            with _endable_stdin() as end_input:
+
+                async def stop_stdio() -> None:
+                    await cancel_calls_in_flight(SHUTDOWN_GRACE)
+                    # Then end the input as if the client had closed stdin: the SDK closes the
+                    # session and the lifespan, its usual way out.
+                    end_input()
+
+                tg.start_soon(_stop_on_signals, stop_stdio, stopped_by)
+                await mcp.run_stdio_async()
+        else:
+            check_bind(settings)
+            server = _UvicornServer(uvicorn_config(http_app(mcp, settings), settings))
+
+            async def stop_http() -> None:
+                # Calls answer first (their streams end), so uvicorn finds no request to cut.
+                await cancel_calls_in_flight(SHUTDOWN_GRACE)
+                # Event streams (SSE, a standalone GET stream) only ever end by being cut.
+                logging.getLogger("uvicorn.error").addFilter(_expected_cancellations)
+                server.should_exit = True
+
+            tg.start_soon(_stop_on_signals, stop_http, stopped_by)
+            path = SSE_PATH if settings.transport == "sse" else MCP_PATH
+            logger.info(
+                "listening",
+                transport=settings.transport,
+                url=f"http://{settings.http_host}:{settings.http_port}{path}",
+                auth=settings.auth_token is not None,
+            )
+            await server.serve()
+        tg.cancel_scope.cancel()  # the signal watcher outlives the transport's cleanup, no more
+    return stopped_by[0] if stopped_by else None
+
+
+class _EndableInput(io.RawIOBase):
+    """A file descriptor whose blocked read another thread can end, as end-of-file.
+
+    The SDK reads stdin in a worker thread; a thread blocked in `read()` cannot be cancelled,
+    and would keep the server (and the interpreter, at exit) waiting until the client closes
+    the pipe. Here every read first waits in `select()` on stdin and on a wake-up pipe.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self._wake_read, self._wake_write = os.pipe()
+
+    def readable(self) -> bool:
+        """Always: this is an input."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Read what stdin has, or return 0 (end-of-file) once `end()` was called."""
+        ready, _, _ = select.select([self._fd, self._wake_read], [], [])
+        if self._wake_read in ready:
+            return 0
+        return os.readv(self._fd, [buffer])
+
+    def end(self) -> None:
+        """Make the pending and every later read return end-of-file (callable from anywhere)."""
+        with contextlib.suppress(OSError):
+            os.write(self._wake_write, b"\0")
+
+    def close(self) -> None:
+        """Close the wake-up pipe; stdin itself stays open (it is not ours)."""
+        if not self.closed:
+            for fd in (self._wake_read, self._wake_write):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        super().close()
+
+
+@contextlib.contextmanager
+def _endable_stdin() -> Iterator[Callable[[], None]]:
+    """`sys.stdin` replaced, for the stdio transport, by one a signal can end; yields `end`.
+
+    Given a stdin of its own, the SDK leaves fd 0 alone instead of pointing it at /dev/null;
+    nothing here reads fd 0 or lets a child inherit it (children get /dev/null or a pipe).
+    """
+    original = sys.stdin
+    try:
+        fd = original.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stdin: the SDK copes on its own
+        fd = -1
+    if sys.platform == "win32" or fd < 0:  # no select() on Windows pipes: the old way there
+        yield lambda: None
         return
-    check_bind(settings)
-    path = SSE_PATH if settings.transport == "sse" else MCP_PATH
-    logger.info(
-        "listening",
-        transport=settings.transport,
-        url=f"http://{settings.http_host}:{settings.http_port}{path}",
-        auth=settings.auth_token is not None,
-    )
-    await uvicorn.Server(uvicorn_config(http_app(mcp, settings), settings)).serve()
+    raw = _EndableInput(fd)
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8", errors="replace")
+    try:
+        yield raw.end
+    finally:
+        sys.stdin = original
+        raw.close()
+
+
+class _UvicornServer(uvicorn.Server):
+    """uvicorn without signal handlers of its own: `serve()` owns SIGTERM and SIGINT.
+
+    uvicorn's would raise the signal again once it has shut down, so a clean stop would still
+    end the process as killed by SIGTERM (exit status -15) instead of exit code 0.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Leave signal handling to `serve()`."""
+        yield
+
+
+async def _stop_on_signals(
+    stop: Callable[[], Coroutine[Any, Any, None]], stopped_by: list[int]
+) -> None:
+    """On the first SIGTERM/SIGINT start `stop` and arm a watchdog; on a second, exit now."""
+    if sys.platform == "win32":  # no loop signal handlers there: Ctrl+C still stops the server
+        return
+    watchdog = threading.Timer(SHUTDOWN_TIMEOUT, _stop_took_too_long)
+    watchdog.daemon = True
+    try:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with anyio.create_task_group() as tg:
+                async for signum in signals:
+                    name = signal.Signals(signum).name
+                    if stopped_by:
+                        logger.warning(
+                            "second signal: exiting without finishing the clean stop", signal=name
+                        )
+                        exit_process(1)
+                    stopped_by.append(signum)
+                    logger.info("stopping", signal=name)
+                    watchdog.start()
+                    tg.start_soon(stop)
+    finally:
+        watchdog.cancel()  # the transport ended: the stop finished in time
+
+
+def _expected_cancellations(record: logging.LogRecord) -> bool:
+    """Drop uvicorn's traceback for a stream it cancelled at shutdown, as it was told to."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, asyncio.CancelledError)
+
+
+def _stop_took_too_long() -> None:
+    logger.error("the clean stop took too long: exiting now", timeout=SHUTDOWN_TIMEOUT)
+    exit_process(1)
+
+
+def exit_process(code: int) -> NoReturn:
+    """End the process now, after flushing the logs: no waiting for threads stuck on I/O."""
+    logging.shutdown()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    os._exit(code)
