@@ -1368,6 +1368,9 @@ class FakeOllama:
             self.load_duration: float = 0.0
             #: Default number of answer tokens when nothing is scripted.
             self.response_tokens: int = 12
+            #: When set, made-up answers end ("stop") after this many tokens whatever
+            #: num_predict asks for, as a model does when it reaches its end of text.
+            self.max_answer_tokens: int | None = None
             #: Fixed answer text for every generate/chat (``None`` = derived from the prompt).
             self.response_text: str | None = None
             #: Thinking text for thinking models (``None`` = a fixed sentence).
@@ -2260,6 +2263,8 @@ class _Dispatcher:
             limit = options.get("num_predict")
             if isinstance(limit, int) and limit >= 0:
                 count = max(count, limit + 1)
+            if fake.max_answer_tokens is not None:  # the model reaches its end of text first
+                count = min(count, fake.max_answer_tokens)
             text = _default_text(seed_text, count)
         content_tokens = _tokenize(text)
         done_reason = "stop"

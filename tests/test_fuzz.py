@@ -351,6 +351,7 @@ def test_every_tool_answers_hostile_arguments_with_a_result_or_protocol_error(
         for tool in tools:
             fake.reset()  # an earlier tool's fuzz may have deleted or replaced the models
             fake.tokens_per_second = 0  # as fast as possible: the fuzz is about input, not speed
+            fake.max_answer_tokens = 64  # a valid num_predict of 32768 must not time out
             outcomes[tool.name] = fuzz_tool(portal, clients, tool, examples=25)
         # The strategies reach past validation: some hostile-looking calls do real work.
         assert sum(count["ok"] for count in outcomes.values()) > len(tools)
