@@ -18,7 +18,7 @@ from pydantic_settings import SettingsError as SettingsSourceError
 from mcp_ollama import __version__
 from mcp_ollama.errors import SettingsError
 from mcp_ollama.log import configure_logging
-from mcp_ollama.settings import Settings
+from mcp_ollama.settings import CLEAR_TEXT_SECRETS, Settings
 
 __all__ = ["main"]
 
@@ -121,6 +121,8 @@ def _serve(settings: Settings) -> int:
         return 2
     mcp = build_server(settings)
     logger.info("starting", transport=settings.transport, ollama=settings.base_url)
+    if settings.sends_secrets_in_clear:
+        logger.warning(CLEAR_TEXT_SECRETS)
     stopped_by: int | None = None
     with contextlib.suppress(KeyboardInterrupt):
         stopped_by = anyio.run(serve, mcp, settings)

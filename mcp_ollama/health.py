@@ -19,7 +19,7 @@ from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import OllamaError, StorageError
 from mcp_ollama.lifecycle import PROBE_TIMEOUT, DaemonManager, find_ollama_binary
 from mcp_ollama.names import same_model
-from mcp_ollama.settings import Settings
+from mcp_ollama.settings import CLEAR_TEXT_SECRETS, Settings
 from mcp_ollama.storage import atomic_write_text
 
 __all__ = ["HealthReport", "check_health"]
@@ -67,6 +67,8 @@ async def check_health(
             f"no `ollama` executable found ({settings.ollama_bin!r}): auto-start and the CLI "
             "fallback are unavailable; install it from https://ollama.com/download"
         )
+    if settings.sends_secrets_in_clear:
+        warnings.append(CLEAR_TEXT_SECRETS)
     present = await _default_model_present(settings, client) if reachable else None
     if present is False:
         problems.append(

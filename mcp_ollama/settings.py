@@ -26,6 +26,7 @@ from pydantic_settings import (
 )
 
 __all__ = [
+    "CLEAR_TEXT_SECRETS",
     "DEFAULT_PORT",
     "Settings",
     "config_file_path",
@@ -162,6 +163,12 @@ def is_loopback_url(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+CLEAR_TEXT_SECRETS = (
+    "credentials (OLLAMA_API_KEY or an auth header) go to a remote Ollama over plain http, "
+    "readable on the network: use an https:// OLLAMA_HOST"
+)
 
 
 def is_secret_header(name: str) -> bool:
@@ -392,6 +399,15 @@ class Settings(BaseSettings):
         if self.api_key is not None and not any(k.lower() == "authorization" for k in headers):
             headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
         return headers
+
+    @property
+    def sends_secrets_in_clear(self) -> bool:
+        """Whether credentials go to a daemon on another machine over plain http."""
+        return (
+            self.base_url.startswith("http://")
+            and not self.is_local
+            and any(is_secret_header(name) for name in self.request_headers())
+        )
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings as JSON-ready data, with every secret replaced by `***`."""

@@ -184,3 +184,26 @@ def test_mcp_ollama_doctor_is_a_command_with_an_exit_status(
     report = json.loads(done.stdout)
     assert report["daemon_reachable"] is True
     assert report["default_model_present"] is False
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("host", "secret", "warned"),
+    [
+        ("http://ollama.invalid:11434", {"api_key": "k"}, True),
+        ("http://ollama.invalid:11434", {"headers": {"X-Auth-Token": "t"}}, True),
+        ("https://ollama.invalid", {"api_key": "k"}, False),
+        ("http://127.0.0.1:11434", {"api_key": "k"}, False),
+        ("http://ollama.invalid:11434", {"headers": {"X-Team": "blue"}}, False),
+    ],
+)
+async def test_credentials_sent_to_a_remote_daemon_over_plain_http_are_warned_about(
+    tmp_path: Path, host: str, secret: dict[str, object], warned: bool
+) -> None:
+    settings = Settings(
+        host=host, data_dir=tmp_path, auto_start=False, cli_fallback=False, **secret
+    )
+    async with OllamaClient.from_settings(settings) as client:
+        report = await check_health(settings, client)
+    assert any("plain http" in w for w in report.warnings) is warned
+    assert settings.sends_secrets_in_clear is warned
