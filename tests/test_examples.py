@@ -15,24 +15,31 @@ from tests.fake_ollama import FakeOllama, FakeServerHandle
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def test_the_mcp_client_demo_asks_a_model_through_the_server(
-    fake_ollama: FakeServerHandle, fake: FakeOllama, tmp_path: Path
-) -> None:
-    fake.script_response("Because air scatters blue light most.")
+def run_example(
+    name: str, fake_ollama: FakeServerHandle, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run an example script as a user would, against the fake daemon."""
     env = {
         "PATH": "/usr/bin:/bin",
         "OLLAMA_HOST": fake_ollama.ollama_host,
         "MCP_OLLAMA_DATA_DIR": str(tmp_path / "data"),
         "MCP_OLLAMA_CONFIG": str(tmp_path / "config.toml"),
     }
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "mcp_client_demo.py"), "--model", "llama3.2:1b"],
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / name), "--model", "llama3.2:1b"],
         capture_output=True,
         text=True,
         env=env,
         timeout=90,
         check=False,
     )
+
+
+def test_the_mcp_client_demo_asks_a_model_through_the_server(
+    fake_ollama: FakeServerHandle, fake: FakeOllama, tmp_path: Path
+) -> None:
+    fake.script_response("Because air scatters blue light most.")
+    done = run_example("mcp_client_demo.py", fake_ollama, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "connected to mcp-ollama" in done.stdout
     assert "llama3.2:1b" in done.stdout.splitlines()[1]
@@ -46,20 +53,7 @@ def test_the_core_quickstart_generates_without_mcp(
     fake_ollama: FakeServerHandle, fake: FakeOllama, tmp_path: Path
 ) -> None:
     fake.script_response("Rayleigh scattering.")
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "OLLAMA_HOST": fake_ollama.ollama_host,
-        "MCP_OLLAMA_DATA_DIR": str(tmp_path / "data"),
-        "MCP_OLLAMA_CONFIG": str(tmp_path / "config.toml"),
-    }
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "core_quickstart.py"), "--model", "llama3.2:1b"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = run_example("core_quickstart.py", fake_ollama, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "Rayleigh scattering."
     assert "tokens/s" in done.stdout
