@@ -145,6 +145,46 @@ def usage_rows(data_dir: Path) -> dict[str, tuple[int, int]]:
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
+def test_a_stdio_server_whose_client_closes_its_stdout_exits_quietly(
+    fake_ollama: FakeServerHandle, tmp_path: Path
+) -> None:
+    stderr = tmp_path / "stderr.log"
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "shutdown-test", "version": "0"},
+        },
+    }
+    with stderr.open("w", encoding="utf-8") as errlog:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mcp_ollama"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errlog,
+            env=server_env(tmp_path, fake_ollama.ollama_host),
+        )
+        assert process.stdin is not None
+        assert process.stdout is not None
+        try:
+            process.stdin.write(json.dumps(initialize).encode() + b"\n")
+            process.stdin.flush()
+            assert json.loads(process.stdout.readline())["id"] == 1
+            process.stdout.close()  # the client is gone; stdin stays open, as after a crash
+            process.stdin.write(b'{"jsonrpc": "2.0", "id": 2, "method": "tools/list"}\n')
+            process.stdin.flush()
+            code = process.wait(EXIT_BOUND)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.stdin.close()
+    assert code == 0
+    assert "Traceback" not in stderr.read_text("utf-8")
+
+
 @pytest.mark.parametrize("stop", ["SIGTERM", "stdin closed"])  # SIGINT: over HTTP, below
 async def test_a_stdio_server_stops_cleanly_with_a_generation_in_flight(
     fake_ollama: FakeServerHandle, fake: FakeOllama, tmp_path: Path, stop: str

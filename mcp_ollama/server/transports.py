@@ -323,7 +323,11 @@ async def serve(mcp: MCPServer[Any], settings: Settings) -> int | None:
                     end_input()
 
                 tg.start_soon(_stop_on_signals, stop_stdio, stopped_by)
-                await mcp.run_stdio_async()
+                try:
+                    await mcp.run_stdio_async()
+                except* BrokenPipeError:
+                    # The client died or closed our stdout: nobody is left to answer.
+                    logger.info("client closed stdout; stopping")
         else:
             check_bind(settings)
             server = _UvicornServer(uvicorn_config(http_app(mcp, settings), settings))
@@ -353,12 +357,14 @@ class _EndableInput(io.RawIOBase):
 
     The SDK reads stdin in a worker thread; a thread blocked in `read()` cannot be cancelled,
     and would keep the server (and the interpreter, at exit) waiting until the client closes
-    the pipe. Here every read first waits in `select()` on stdin and on a wake-up pipe.
+    the pipe. Here every read first waits in `poll()` on stdin and on a wake-up pipe, and on
+    stdout, whose closing by the client (an error on our end of the pipe) also means goodbye.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, output_fd: int = -1) -> None:
         super().__init__()
         self._fd = fd
+        self._output_fd = output_fd
         self._wake_read, self._wake_write = os.pipe()
 
     def readable(self) -> bool:
@@ -367,8 +373,13 @@ class _EndableInput(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         """Read what stdin has, or return 0 (end-of-file) once `end()` was called."""
-        ready, _, _ = select.select([self._fd, self._wake_read], [], [])
-        if self._wake_read in ready:
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        poller.register(self._wake_read, select.POLLIN)
+        if self._output_fd >= 0:
+            poller.register(self._output_fd, 0)  # reports only POLLERR / POLLHUP
+        ready = {fd for fd, _ in poller.poll()}
+        if self._wake_read in ready or self._output_fd in ready:
             return 0
         return os.readv(self._fd, [buffer])
 
@@ -378,9 +389,9 @@ class _EndableInput(io.RawIOBase):
             os.write(self._wake_write, b"\0")
 
     def close(self) -> None:
-        """Close the wake-up pipe; stdin itself stays open (it is not ours)."""
+        """Close the wake-up pipe and the stdout duplicate; stdin stays open (it is not ours)."""
         if not self.closed:
-            for fd in (self._wake_read, self._wake_write):
+            for fd in (self._wake_read, self._wake_write, self._output_fd):
                 with contextlib.suppress(OSError):
                     os.close(fd)
         super().close()
@@ -401,7 +412,12 @@ def _endable_stdin() -> Iterator[Callable[[], None]]:
     if sys.platform == "win32" or fd < 0:  # no select() on Windows pipes: the old way there
         yield lambda: None
         return
-    raw = _EndableInput(fd)
+    try:
+        # The SDK moves fd 1 aside while it serves; a duplicate keeps watching the client's pipe.
+        output_fd = os.dup(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        output_fd = -1
+    raw = _EndableInput(fd, output_fd)
     sys.stdin = io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8", errors="replace")
     try:
         yield raw.end
