@@ -14,6 +14,7 @@ from mcp import Client
 
 from mcp_ollama.client import OllamaClient
 from mcp_ollama.server import build_server
+from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama, FakeServerHandle, serve_fake_ollama
 from tests.fake_ollama_cli import install_fake_ollama_cli
@@ -66,6 +67,14 @@ def settings(fake_ollama: FakeServerHandle, tmp_path: Path) -> Settings:
 async def ollama(settings: Settings) -> AsyncIterator[OllamaClient]:
     async with OllamaClient.from_settings(settings) as client:
         yield client
+
+
+@pytest.fixture
+async def service(settings: Settings, ollama: OllamaClient) -> AsyncIterator[OllamaService]:
+    """The core facade over the fake daemon, closed after the test."""
+    service = OllamaService(settings, ollama)
+    yield service
+    await service.aclose()
 
 
 @pytest.fixture(params=["auto", "legacy"])

@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
 
 from mcp_ollama.batch import MAX_BATCH, check_batch, run_batch
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import InvalidInputError, InvalidOptionError, OllamaResponseError
 from mcp_ollama.results import GenerationResult
 from mcp_ollama.service import OllamaService
-from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama
+from tests.mcp_helpers import ok
 
 pytestmark = pytest.mark.anyio
 
 MODEL = "llama3.2:1b"
-
-
-def data(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
-
-
-@pytest.fixture
-async def service(settings: Settings, ollama: OllamaClient) -> Any:
-    service = OllamaService(settings, ollama)
-    yield service
-    await service.aclose()
 
 
 async def test_one_injected_failure_does_not_sink_the_other_items(
@@ -97,7 +79,7 @@ async def test_progress_counts_finished_items_in_order(mcp_client: Client) -> No
         if len(seen) == 5:
             all_seen.set()
 
-    result = data(
+    result = ok(
         await mcp_client.call_tool(
             "generate_batch",
             {"model": MODEL, "prompts": ["a", "b", "c", "d", "e"], "concurrency": 2},
@@ -136,7 +118,7 @@ async def test_the_batch_tool_reports_item_errors_in_the_result(
     mcp_client: Client, fake: FakeOllama
 ) -> None:
     fake.set_fault("http_500", count=1, paths={"/api/generate"})
-    result = data(
+    result = ok(
         await mcp_client.call_tool(
             "generate_batch", {"model": MODEL, "prompts": ["one", "two", "three"], "concurrency": 1}
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import anyio
 import pytest
@@ -30,13 +30,6 @@ ONE_PROMPT = [BenchmarkPrompt(name="p", prompt="Tell me about rivers.")]
 def capped(tokens: int) -> Callable[[str], ResolvedOptions]:
     """A resolver sending only num_predict: the fake answers exactly that many tokens."""
     return lambda _model: ResolvedOptions(options={"num_predict": tokens})
-
-
-@pytest.fixture
-async def service(settings: Settings, ollama: OllamaClient) -> AsyncIterator[OllamaService]:
-    service = OllamaService(settings, ollama)
-    yield service
-    await service.aclose()
 
 
 async def test_generation_tokens_per_second_is_within_5_percent_of_the_fakes_speed(

@@ -8,9 +8,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client, MCPError
-from mcp.types import CallToolResult
 
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.database import DATABASE_NAME
 from mcp_ollama.errors import InvalidInputError, OllamaResponseError, StorageError
 from mcp_ollama.server import build_server
@@ -18,31 +16,11 @@ from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
 from mcp_ollama.types import ChatMessage
 from tests.fake_ollama import FakeOllama
+from tests.mcp_helpers import error_text, ok
 
 pytestmark = pytest.mark.anyio
 
 MODEL = "llama3.2:1b"
-
-
-@pytest.fixture
-async def service(settings: Settings, ollama: OllamaClient) -> Any:
-    service = OllamaService(settings, ollama)
-    yield service
-    await service.aclose()
-
-
-def data(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
-
-
-def error_text(result: CallToolResult) -> str:
-    assert result.is_error
-    block = result.content[0]
-    assert block.type == "text"
-    return block.text
 
 
 def user(text: str) -> list[dict[str, str]]:
@@ -57,7 +35,7 @@ async def test_a_conversation_continues_across_a_server_restart(
     settings: Settings, fake: FakeOllama
 ) -> None:
     async with Client(build_server(settings)) as first:
-        turn = data(
+        turn = ok(
             await first.call_tool(
                 "chat",
                 {
@@ -72,13 +50,13 @@ async def test_a_conversation_continues_across_a_server_restart(
     assert turn["session_id"] == "intro"
 
     async with Client(build_server(settings)) as second:
-        data(
+        ok(
             await second.call_tool(
                 "chat",
                 {"model": MODEL, "messages": user("What is my name?"), "session_id": "intro"},
             )
         )
-        stored = data(await second.call_tool("get_session", {"session_id": "intro"}))
+        stored = ok(await second.call_tool("get_session", {"session_id": "intro"}))
 
     assert sent_messages(fake)[-1] == [
         {"role": "system", "content": "You are terse."},
@@ -174,18 +152,18 @@ async def test_an_unsafe_session_id_is_refused_before_anything_is_sent(
 async def test_session_tools_list_read_and_delete_a_session(
     mcp_client: Client, fake: FakeOllama
 ) -> None:
-    started = data(
+    started = ok(
         await mcp_client.call_tool(
             "chat", {"model": MODEL, "messages": user("Plan a trip to Lisbon"), "session_id": "new"}
         )
     )
     session_id = started["session_id"]
 
-    listed = data(await mcp_client.call_tool("list_sessions", {}))["sessions"]
+    listed = ok(await mcp_client.call_tool("list_sessions", {}))["sessions"]
     assert [(s["session_id"], s["title"], s["message_count"]) for s in listed] == [
         (session_id, "Plan a trip to Lisbon", 2)
     ]
-    detail = data(await mcp_client.call_tool("get_session", {"session_id": session_id}))
+    detail = ok(await mcp_client.call_tool("get_session", {"session_id": session_id}))
     assert [m["content"] for m in detail["messages"]] == [
         "Plan a trip to Lisbon",
         started["message"]["content"],
@@ -195,9 +173,9 @@ async def test_session_tools_list_read_and_delete_a_session(
     assert text.mime_type == "application/json"
     assert '"Plan a trip to Lisbon"' in getattr(text, "text", "")
 
-    deleted = data(await mcp_client.call_tool("delete_session", {"session_id": session_id}))
+    deleted = ok(await mcp_client.call_tool("delete_session", {"session_id": session_id}))
     assert deleted["ok"] is True
-    assert data(await mcp_client.call_tool("list_sessions", {}))["sessions"] == []
+    assert ok(await mcp_client.call_tool("list_sessions", {}))["sessions"] == []
     missing = error_text(await mcp_client.call_tool("get_session", {"session_id": session_id}))
     assert "list_sessions" in missing
     with pytest.raises(MCPError) as excinfo:
@@ -227,7 +205,7 @@ async def test_a_corrupt_database_is_reported_clearly_and_the_server_keeps_servi
     assert "corrupt" in text
     assert DATABASE_NAME in text
     # Generation does not depend on the database: it still answers.
-    data(await mcp_client.call_tool("generate_text", {"model": MODEL, "prompt": "hi"}))
+    ok(await mcp_client.call_tool("generate_text", {"model": MODEL, "prompt": "hi"}))
 
 
 async def test_the_store_raises_a_storage_error_for_a_corrupt_file(tmp_path: Path) -> None:

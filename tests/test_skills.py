@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 from mcp import Client, MCPError
-from mcp.types import CallToolResult
 
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
 from mcp_ollama.skills import SKILL_SEPARATOR, join_system
 from tests.fake_ollama import FakeOllama
+from tests.mcp_helpers import error_text, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -37,20 +37,6 @@ async def client(settings: Settings, skills_dir: Path) -> Any:
         yield connected
 
 
-def data(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
-
-
-def error_text(result: CallToolResult) -> str:
-    assert result.is_error
-    block = result.content[0]
-    assert block.type == "text"
-    return block.text
-
-
 def test_the_join_format_is_skills_then_the_system_prompt_separated_by_rules() -> None:
     assert SKILL_SEPARATOR == "\n\n---\n\n"
     assert join_system(["A", "B"], "S") == "A\n\n---\n\nB\n\n---\n\nS"
@@ -62,7 +48,7 @@ def test_the_join_format_is_skills_then_the_system_prompt_separated_by_rules() -
 async def test_generate_text_sends_the_skills_joined_before_the_system_prompt(
     client: Client, fake: FakeOllama
 ) -> None:
-    data(
+    ok(
         await client.call_tool(
             "generate_text",
             {"model": MODEL, "prompt": "hi", "system": "You help.", "skills": ["terse", "cite"]},
@@ -81,7 +67,7 @@ async def test_generate_text_sends_the_skills_joined_before_the_system_prompt(
 async def test_chat_puts_the_joined_skills_in_the_first_system_message(
     client: Client, fake: FakeOllama
 ) -> None:
-    data(
+    ok(
         await client.call_tool(
             "chat",
             {
@@ -100,7 +86,7 @@ async def test_chat_puts_the_joined_skills_in_the_first_system_message(
 
 async def test_a_session_remembers_its_skills(client: Client, fake: FakeOllama) -> None:
     for arguments in ({"skills": ["terse"]}, {}):
-        data(
+        ok(
             await client.call_tool(
                 "chat",
                 {
@@ -152,7 +138,7 @@ async def test_skills_are_listed_and_read_as_resources(
 
 
 async def test_list_skills_describes_each_skill(client: Client, skills_dir: Path) -> None:
-    listed = data(await client.call_tool("list_skills", {}))
+    listed = ok(await client.call_tool("list_skills", {}))
     assert listed["skills_dir"] == str(skills_dir)
     assert [(s["name"], s["description"]) for s in listed["skills"]] == [
         ("cite", "Cite"),

@@ -4,11 +4,9 @@ own counts, exposed as a tool and a resource."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
 
 from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import OllamaResponseError
@@ -16,6 +14,7 @@ from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
 from mcp_ollama.types import ChatMessage
 from tests.fake_ollama import FakeOllama
+from tests.mcp_helpers import ok
 
 pytestmark = pytest.mark.anyio
 
@@ -25,20 +24,6 @@ EMBEDDER = "nomic-embed-text:latest"
 
 def words(text: str) -> int:
     return len(text.split())
-
-
-def data(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
-
-
-@pytest.fixture
-async def service(settings: Settings, ollama: OllamaClient) -> Any:
-    service = OllamaService(settings, ollama)
-    yield service
-    await service.aclose()
 
 
 async def test_usage_totals_equal_the_daemons_counts(
@@ -101,13 +86,13 @@ async def test_each_batch_item_is_counted(service: OllamaService, fake: FakeOlla
 
 
 async def test_get_usage_and_the_usage_resource_agree(mcp_client: Client) -> None:
-    data(await mcp_client.call_tool("generate_text", {"model": MODEL, "prompt": "count me"}))
-    data(
+    ok(await mcp_client.call_tool("generate_text", {"model": MODEL, "prompt": "count me"}))
+    ok(
         await mcp_client.call_tool(
             "chat", {"model": MODEL, "messages": [{"role": "user", "content": "and me"}]}
         )
     )
-    tool = data(await mcp_client.call_tool("get_usage", {}))
+    tool = ok(await mcp_client.call_tool("get_usage", {}))
     assert tool["total"]["calls"] == 2
     assert tool["models"][0]["model"] == MODEL
     assert tool["models"][0]["cost"] == 0.0
@@ -118,7 +103,7 @@ async def test_get_usage_and_the_usage_resource_agree(mcp_client: Client) -> Non
     resource = json.loads(getattr(content, "text", ""))
     assert resource["total"] == tool["total"]
 
-    only = data(await mcp_client.call_tool("get_usage", {"model": "other:latest"}))
+    only = ok(await mcp_client.call_tool("get_usage", {"model": "other:latest"}))
     assert only["models"] == []
     assert only["total"]["calls"] == 0
 
@@ -128,7 +113,7 @@ async def test_the_usage_resource_counts_a_call_read_right_after_it_answers(
 ) -> None:
     # The server records usage after answering; a read must still see every answered call.
     for prompt in ("one", "two", "three"):
-        data(await mcp_client.call_tool("generate_text", {"model": MODEL, "prompt": prompt}))
+        ok(await mcp_client.call_tool("generate_text", {"model": MODEL, "prompt": prompt}))
         content = (await mcp_client.read_resource("usage://summary")).contents[0]
         resource = json.loads(getattr(content, "text", ""))
         assert resource["total"]["calls"] == {"one": 1, "two": 2, "three": 3}[prompt]
