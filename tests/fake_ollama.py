@@ -1819,6 +1819,23 @@ class _Stream:
 _Result = _Json | _Plain | _Stream
 
 
+async def _progress_result(
+    items: AsyncGenerator[dict[str, Any] | _StreamError, None], *, streaming: bool
+) -> _Result:
+    """Pull and create: the progress stream, or with `stream: false` only its last line."""
+    if streaming:
+        return _Stream(items)
+    latest: dict[str, Any] = {}
+    try:
+        async for item in items:
+            if isinstance(item, _StreamError):
+                return _Json(item.status, {"error": item.message}, JSON_PLAIN_CT)
+            latest = item
+    finally:
+        await items.aclose()
+    return _Json(200, latest, JSON_PLAIN_CT)
+
+
 def _is_final(item: Mapping[str, Any]) -> bool:
     return item.get("done") is True or item.get("status") == "success"
 
@@ -2766,18 +2783,7 @@ class _Dispatcher:
             fake._install(spec)
             yield {"status": "success"}
 
-        if streaming:
-            return _Stream(progress())
-        latest: dict[str, Any] = {}
-        items = progress()
-        try:
-            async for item in items:
-                if isinstance(item, _StreamError):
-                    return _Json(item.status, {"error": item.message}, JSON_PLAIN_CT)
-                latest = item
-        finally:
-            await items.aclose()
-        return _Json(200, latest, JSON_PLAIN_CT)
+        return await _progress_result(progress(), streaming=streaming)
 
     async def _handle_create(self, ctx: _Ctx, body: bytes) -> _Result:
         fake = self.fake
@@ -2842,18 +2848,7 @@ class _Dispatcher:
             fake._install(created)
             yield {"status": "success"}
 
-        if streaming:
-            return _Stream(progress())
-        latest: dict[str, Any] = {}
-        items = progress()
-        try:
-            async for item in items:
-                if isinstance(item, _StreamError):
-                    return _Json(item.status, {"error": item.message}, JSON_PLAIN_CT)
-                latest = item
-        finally:
-            await items.aclose()
-        return _Json(200, latest, JSON_PLAIN_CT)
+        return await _progress_result(progress(), streaming=streaming)
 
     def _handle_copy(self, body: bytes) -> _Result:
         fake = self.fake
