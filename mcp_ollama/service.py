@@ -39,7 +39,7 @@ from mcp_ollama.names import canonical_name, validate_model_name
 from mcp_ollama.options import PresetBook, ResolvedOptions, validate_options
 from mcp_ollama.progress import ProgressCallback, ProgressThrottle
 from mcp_ollama.reports import ReportStore
-from mcp_ollama.resilience import Resilience
+from mcp_ollama.resilience import ProgressCall, Resilience
 from mcp_ollama.results import (
     ChatResult,
     EmbedResult,
@@ -71,7 +71,7 @@ __all__ = ["OllamaService"]
 
 KeepAlive = str | float | None
 Format = str | dict[str, Any] | None
-Saved = TypeVar("Saved", GenerationResult, ChatResult)
+Answer = TypeVar("Answer", GenerationResult, ChatResult)
 
 
 class OllamaService:
@@ -169,19 +169,14 @@ class OllamaService:
             think=think,
             keep_alive=_check_keep_alive(keep_alive),
         )
-        return await self.usage.measure(
+        deadline = timeout or resolved.timeout
+        return await self._generation(
             model,
-            lambda: self.resilience.streamed(
-                lambda progress: run_generate(
-                    self.client,
-                    request,
-                    on_progress=progress,
-                    timeout=timeout or resolved.timeout,
-                ),
-                fallback=self.cli.generate_fallback(request, timeout or resolved.timeout),
-                on_progress=on_progress,
-                pull=lambda progress: self.pull(model, on_progress=progress),
+            lambda progress: run_generate(
+                self.client, request, on_progress=progress, timeout=deadline
             ),
+            fallback=self.cli.generate_fallback(request, deadline),
+            on_progress=on_progress,
         )
 
     async def chat(
@@ -240,20 +235,16 @@ class OllamaService:
             keep_alive=_check_keep_alive(keep_alive),
         )
 
+        deadline = timeout or resolved.timeout
+
         async def send(request: ChatRequest) -> ChatResult:
-            return await self.usage.measure(
+            return await self._generation(
                 model,
-                lambda: self.resilience.streamed(
-                    lambda progress: run_chat(
-                        self.client,
-                        request,
-                        on_progress=progress,
-                        timeout=timeout or resolved.timeout,
-                    ),
-                    fallback=self.cli.chat_fallback(request, timeout or resolved.timeout),
-                    on_progress=on_progress,
-                    pull=lambda progress: self.pull(model, on_progress=progress),
+                lambda progress: run_chat(
+                    self.client, request, on_progress=progress, timeout=deadline
                 ),
+                fallback=self.cli.chat_fallback(request, deadline),
+                on_progress=on_progress,
             )
 
         if session_id is not None:
@@ -261,6 +252,26 @@ class OllamaService:
                 session_id, request, system=system, skills=skills, send=send
             )
         return await send(request)
+
+    async def _generation(
+        self,
+        model: str,
+        run: ProgressCall[Answer],
+        *,
+        fallback: ProgressCall[Answer] | None,
+        on_progress: ProgressCallback | None,
+    ) -> Answer:
+        """A generate or chat call as every front end gets it: counted in usage, with
+        auto-start, busy retries, auto-pull of a missing model and the CLI fallback."""
+        return await self.usage.measure(
+            model,
+            lambda: self.resilience.streamed(
+                run,
+                fallback=fallback,
+                on_progress=on_progress,
+                pull=lambda progress: self.pull(model, on_progress=progress),
+            ),
+        )
 
     async def embed(
         self,
@@ -574,7 +585,7 @@ class OllamaService:
             return result
         return await anyio.to_thread.run_sync(self.reports.save_comparison, result)
 
-    async def save_output(self, tool: str, result: Saved, request: dict[str, Any]) -> Saved:
+    async def save_output(self, tool: str, result: Answer, request: dict[str, Any]) -> Answer:
         """Save a generation's request and answer under outputs/; the result gets its id.
 
         Raises:
