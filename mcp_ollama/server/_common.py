@@ -92,9 +92,9 @@ def tool_errors() -> Iterator[None]:
         raise ToolError(SHUTTING_DOWN)
 
 
-async def cancel_calls_in_flight(timeout: float) -> int:
+async def cancel_calls_in_flight(timeout: float) -> None:
     """At shutdown: cancel every tool call running in this process, and wait (at most
-    `timeout` seconds) until each has answered; returns how many there were.
+    `timeout` seconds) until each has answered.
 
     A cancelled call answers `SHUTTING_DOWN` as its error, and leaving its `async with` blocks
     closes its Ollama stream, so the daemon stops generating for nobody.
@@ -105,7 +105,6 @@ async def cancel_calls_in_flight(timeout: float) -> int:
     with anyio.move_on_after(timeout):
         for _, answered in calls:
             await answered.wait()
-    return len(calls)
 
 
 def progress_callback(ctx: Context[Any, Any]) -> ProgressCallback:
