@@ -45,6 +45,7 @@ __all__ = [
     "percentile",
     "server_env",
     "stdio_server",
+    "stop_process",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -232,12 +233,17 @@ async def http_server(
         ):
             yield Server(client, psutil.Process(process.pid))
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL if the process is still there after 10 s."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _streamable(url: str, http: httpx2.AsyncClient) -> Any:

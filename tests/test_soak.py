@@ -20,7 +20,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from benchmarks.harness import Server
+from benchmarks.harness import Server, stop_process
 from benchmarks.soak import FD_SLACK, run_soak
 from tests.fake_ollama import FakeOllama, FakeServerHandle
 from tests.mcp_helpers import free_port, poll
@@ -78,12 +78,7 @@ def probed_server(fake_ollama: FakeServerHandle, tmp_path: Path) -> Iterator[tup
         try:
             yield f"http://127.0.0.1:{port}", process.pid
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 async def task_count(base: str) -> int:
