@@ -3,7 +3,6 @@
 `import mcp_ollama` never imports the MCP SDK: the core is usable as a plain library.
 """
 
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import (
     MCPOllamaError,
     ModelNotFoundError,
@@ -12,7 +11,8 @@ from mcp_ollama.errors import (
     OllamaResponseError,
     OllamaTimeoutError,
 )
-from mcp_ollama.options import GenerationOptions
+from mcp_ollama.generation.options import GenerationOptions
+from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.settings import Settings
 
 __version__ = "0.1.0"

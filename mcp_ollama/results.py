@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mcp_ollama.types import ChatMessage, ToolCall
+from mcp_ollama.ollama.types import ChatMessage, ToolCall
 
 __all__ = [
     "ChatResult",

@@ -17,8 +17,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from mcp_ollama.batch import BatchResult, check_batch, run_batch
-from mcp_ollama.benchmark import (
+from mcp_ollama.bench.benchmark import (
     BenchmarkPlan,
     BenchmarkResult,
     ComparisonResult,
@@ -26,20 +25,32 @@ from mcp_ollama.benchmark import (
     compare_models,
     run_benchmark,
 )
-from mcp_ollama.catalog import ModelCatalog
-from mcp_ollama.cli_fallback import OllamaCLI
-from mcp_ollama.client import OllamaClient
-from mcp_ollama.context_window import Compactor, ContextWindows
-from mcp_ollama.conversations import Conversations
-from mcp_ollama.database import DATABASE_NAME, Database
+from mcp_ollama.bench.reports import ReportStore
+from mcp_ollama.conversations.context_window import Compactor, ContextWindows
+from mcp_ollama.conversations.database import DATABASE_NAME, Database
+from mcp_ollama.conversations.sessions import SessionStore
+from mcp_ollama.conversations.turns import Conversations
+from mcp_ollama.conversations.usage import UsageLedger
 from mcp_ollama.errors import InvalidInputError, OllamaError, OllamaResponseError
-from mcp_ollama.generation import call_deadline, run_chat, run_generate
-from mcp_ollama.lifecycle import DaemonManager
-from mcp_ollama.names import canonical_name, validate_model_name
-from mcp_ollama.options import PresetBook, ResolvedOptions, validate_options
+from mcp_ollama.fleet.catalog import ModelCatalog
+from mcp_ollama.generation.batch import BatchResult, check_batch, run_batch
+from mcp_ollama.generation.options import PresetBook, ResolvedOptions, validate_options
+from mcp_ollama.generation.runner import call_deadline, run_chat, run_generate
+from mcp_ollama.generation.skills import SkillBook
+from mcp_ollama.ollama.cli_fallback import OllamaCLI
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.lifecycle import DaemonManager
+from mcp_ollama.ollama.names import canonical_name, validate_model_name
+from mcp_ollama.ollama.resilience import ProgressCall, Resilience
+from mcp_ollama.ollama.types import (
+    ChatMessage,
+    ChatRequest,
+    EmbedRequest,
+    GenerateRequest,
+    RunningModel,
+    ThinkLevel,
+)
 from mcp_ollama.progress import ProgressCallback, ProgressThrottle
-from mcp_ollama.reports import ReportStore
-from mcp_ollama.resilience import ProgressCall, Resilience
 from mcp_ollama.results import (
     ChatResult,
     EmbedResult,
@@ -54,18 +65,7 @@ from mcp_ollama.results import (
     human_bytes,
     ns_to_ms,
 )
-from mcp_ollama.sessions import SessionStore
 from mcp_ollama.settings import Settings
-from mcp_ollama.skills import SkillBook
-from mcp_ollama.types import (
-    ChatMessage,
-    ChatRequest,
-    EmbedRequest,
-    GenerateRequest,
-    RunningModel,
-    ThinkLevel,
-)
-from mcp_ollama.usage import UsageLedger
 
 __all__ = ["OllamaService"]
 

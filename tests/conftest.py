@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from mcp_ollama.client import OllamaClient
+from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.server import build_server
 from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings

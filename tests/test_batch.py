@@ -6,8 +6,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from mcp_ollama.batch import MAX_BATCH, check_batch, run_batch
 from mcp_ollama.errors import InvalidInputError, InvalidOptionError, OllamaResponseError
+from mcp_ollama.generation.batch import MAX_BATCH, check_batch, run_batch
 from mcp_ollama.results import GenerationResult
 from mcp_ollama.service import OllamaService
 from tests.fake_ollama import FakeOllama

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import anyio
 import pytest
 
-from mcp_ollama.benchmark import (
+from mcp_ollama.bench.benchmark import (
     BUILTIN_SUITE,
     BenchmarkPlan,
     BenchmarkPrompt,
@@ -15,9 +15,9 @@ from mcp_ollama.benchmark import (
     compare_models,
     run_benchmark,
 )
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import InvalidInputError, InvalidOptionError, PresetNotFoundError
-from mcp_ollama.options import PresetBook, ResolvedOptions
+from mcp_ollama.generation.options import PresetBook, ResolvedOptions
+from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama

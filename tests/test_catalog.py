@@ -10,9 +10,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from mcp_ollama.catalog import ModelCatalog
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import OllamaConnectionError
+from mcp_ollama.fleet.catalog import ModelCatalog
+from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama, FakeServerHandle

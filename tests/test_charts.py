@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from mcp_ollama.charts import ChartRow, comparison_chart
+from mcp_ollama.bench.charts import ChartRow, comparison_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

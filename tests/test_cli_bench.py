@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from mcp_ollama.cli_bench import ProgressBar
+from mcp_ollama.cli.bench import ProgressBar
 from tests.fake_ollama import FakeOllama, FakeServerHandle
 
 

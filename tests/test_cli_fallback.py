@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from mcp_ollama.cli_fallback import OllamaCLI, parse_list, parse_size, terminal_lines
 from mcp_ollama.errors import (
     InvalidModelNameError,
     ModelNotFoundError,
     OllamaCLIError,
     OllamaStartupError,
 )
+from mcp_ollama.ollama.cli_fallback import OllamaCLI, parse_list, parse_size, terminal_lines
+from mcp_ollama.ollama.types import ChatMessage
 from mcp_ollama.settings import Settings
-from mcp_ollama.types import ChatMessage
 from tests.conftest import FakeCLI
 from tests.fake_ollama import FakeOllama, FakeServerHandle
 

@@ -8,7 +8,6 @@ from contextlib import aclosing
 
 import pytest
 
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import (
     MalformedResponseError,
     ModelNotFoundError,
@@ -16,9 +15,10 @@ from mcp_ollama.errors import (
     OllamaResponseError,
     OllamaStallError,
 )
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.types import ChatMessage, ChatRequest, EmbedRequest, GenerateRequest
 from mcp_ollama.results import per_second
 from mcp_ollama.settings import Settings
-from mcp_ollama.types import ChatMessage, ChatRequest, EmbedRequest, GenerateRequest
 from tests.fake_ollama import FakeOllama, FakeServerHandle
 
 pytestmark = pytest.mark.anyio

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from mcp_ollama.client import OllamaClient
-from mcp_ollama.context_window import (
+from mcp_ollama.conversations.context_window import (
     SUMMARY_NOTE,
     ContextWindows,
     assemble,
@@ -18,9 +17,10 @@ from mcp_ollama.context_window import (
     prompt_limit,
 )
 from mcp_ollama.errors import InvalidInputError
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.types import ChatMessage
 from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
-from mcp_ollama.types import ChatMessage
 from tests.fake_ollama import FakeOllama
 
 pytestmark = pytest.mark.anyio

@@ -25,9 +25,9 @@ import structlog
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-import mcp_ollama.catalog
+import mcp_ollama.fleet.catalog
 import mcp_ollama.storage
-from mcp_ollama.database import DATABASE_NAME
+from mcp_ollama.conversations.database import DATABASE_NAME
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama, FakeServerHandle, serve_fake_ollama
@@ -450,7 +450,7 @@ async def test_a_corrupt_model_cache_is_ignored_with_a_warning_and_rebuilt(
     cache = settings.data_dir / "cache" / "models.json"
     cache.write_text('{"version": 1, "fetched_at": 17, "models": [{"na')  # cut mid-write
     captured = structlog.testing.CapturingLogger()
-    monkeypatch.setattr(mcp_ollama.catalog, "logger", captured)
+    monkeypatch.setattr(mcp_ollama.fleet.catalog, "logger", captured)
 
     async with connect(settings) as client:
         listed = ok(await client.call_tool("list_local_models", {}))

@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from mcp import Client, MCPError
 from mcp.types import CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Tool
 
-from mcp_ollama.names import validate_model_name
+from mcp_ollama.ollama.names import validate_model_name
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
 from tests.conftest import FakeCLI

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from mcp_ollama import cli_doctor
-from mcp_ollama.client import OllamaClient
-from mcp_ollama.health import check_health
+from mcp_ollama.cli import doctor as cli_doctor
+from mcp_ollama.fleet.health import check_health
+from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.settings import Settings
 from tests.conftest import FakeCLI
 from tests.fake_ollama import FakeServerHandle

@@ -14,9 +14,9 @@ import anyio
 import psutil
 import pytest
 
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import OllamaStartupError
-from mcp_ollama.lifecycle import DaemonManager
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.lifecycle import DaemonManager
 from mcp_ollama.settings import Settings
 from tests.conftest import FakeCLI
 from tests.fake_ollama import FakeServerHandle

@@ -9,19 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import InvalidInputError, InvalidOptionError, PresetNotFoundError
-from mcp_ollama.options import BUILTIN_PRESETS, PresetBook, validate_options
-from mcp_ollama.presets_config import (
+from mcp_ollama.generation.options import BUILTIN_PRESETS, PresetBook, validate_options
+from mcp_ollama.generation.presets_config import (
     check_config,
     config_tables,
     export_data,
     parse_config,
     to_toml,
 )
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.types import ChatMessage
 from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
-from mcp_ollama.types import ChatMessage
 from tests.fake_ollama import FakeOllama
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mcp_ollama import storage
-from mcp_ollama.benchmark import (
+from mcp_ollama.bench.benchmark import (
     BenchmarkPrompt,
     BenchmarkResult,
     ComparisonResult,
@@ -20,8 +20,8 @@ from mcp_ollama.benchmark import (
     rank_models,
     summarize,
 )
+from mcp_ollama.bench.reports import ReportStore
 from mcp_ollama.errors import InvalidInputError, ReportNotFoundError, StorageError
-from mcp_ollama.reports import ReportStore
 from mcp_ollama.results import GenerationResult
 
 PROMPTS = [BenchmarkPrompt(name="short", prompt="Why is the sky blue?")]

@@ -17,7 +17,6 @@ import psutil
 import pytest
 from mcp import Client, StdioServerParameters
 
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import (
     GenerationInterruptedError,
     ModelNotFoundError,
@@ -26,10 +25,11 @@ from mcp_ollama.errors import (
     OllamaResponseError,
     OllamaTimeoutError,
 )
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.types import ChatMessage
 from mcp_ollama.server import build_server
 from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
-from mcp_ollama.types import ChatMessage
 from tests.conftest import FakeCLI
 from tests.fake_ollama import FakeOllama, FakeServerHandle
 

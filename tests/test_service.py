@@ -6,7 +6,6 @@ import base64
 
 import pytest
 
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import (
     GenerationInterruptedError,
     InvalidInputError,
@@ -15,9 +14,10 @@ from mcp_ollama.errors import (
     OllamaTimeoutError,
     PresetNotFoundError,
 )
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.types import ChatMessage
 from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
-from mcp_ollama.types import ChatMessage
 from tests.fake_ollama import FakeOllama
 
 pytestmark = pytest.mark.anyio

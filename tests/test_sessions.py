@@ -9,12 +9,12 @@ import anyio
 import pytest
 from mcp import Client, MCPError
 
-from mcp_ollama.database import DATABASE_NAME
+from mcp_ollama.conversations.database import DATABASE_NAME
 from mcp_ollama.errors import InvalidInputError, OllamaResponseError, StorageError
+from mcp_ollama.ollama.types import ChatMessage
 from mcp_ollama.server import build_server
 from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
-from mcp_ollama.types import ChatMessage
 from tests.fake_ollama import FakeOllama
 from tests.mcp_helpers import error_text, ok
 
@@ -209,8 +209,8 @@ async def test_a_corrupt_database_is_reported_clearly_and_the_server_keeps_servi
 
 
 async def test_the_store_raises_a_storage_error_for_a_corrupt_file(tmp_path: Path) -> None:
-    from mcp_ollama.database import Database
-    from mcp_ollama.sessions import SessionStore
+    from mcp_ollama.conversations.database import Database
+    from mcp_ollama.conversations.sessions import SessionStore
 
     path = tmp_path / DATABASE_NAME
     path.write_bytes(b"\x00garbage" * 512)

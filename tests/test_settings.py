@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from mcp_ollama.cli import _given_flags, _parser
+from mcp_ollama.cli.main import _given_flags, _parser
 from mcp_ollama.settings import Settings, parse_host
 
 

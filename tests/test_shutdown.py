@@ -26,7 +26,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client
 from mcp.client.sse import sse_client
 
-from mcp_ollama.database import DATABASE_NAME
+from mcp_ollama.conversations.database import DATABASE_NAME
 from tests.conftest import FakeCLI
 from tests.fake_ollama import FakeOllama, FakeServerHandle
 from tests.mcp_helpers import free_port, poll

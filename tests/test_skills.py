@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from mcp import Client, MCPError
 
+from mcp_ollama.generation.skills import SKILL_SEPARATOR, join_system
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
-from mcp_ollama.skills import SKILL_SEPARATOR, join_system
 from tests.fake_ollama import FakeOllama
 from tests.mcp_helpers import error_text, ok
 

@@ -8,11 +8,11 @@ import json
 import pytest
 from mcp import Client
 
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import OllamaResponseError
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.types import ChatMessage
 from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
-from mcp_ollama.types import ChatMessage
 from tests.fake_ollama import FakeOllama
 from tests.mcp_helpers import ok
 

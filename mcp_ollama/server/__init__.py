@@ -10,9 +10,9 @@ import anyio
 from mcp.server import MCPServer
 
 from mcp_ollama import __version__
-from mcp_ollama.client import OllamaClient
-from mcp_ollama.options import PresetBook
-from mcp_ollama.reports import ReportStore
+from mcp_ollama.bench.reports import ReportStore
+from mcp_ollama.generation.options import PresetBook
+from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.server._common import AppState
 from mcp_ollama.server.completions import completion_registry
 from mcp_ollama.server.prompts import register_prompts

@@ -23,14 +23,14 @@ import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
+from mcp_ollama.bench.reports import ReportStore
 from mcp_ollama.errors import (
     InvalidInputError,
     PresetNotFoundError,
     ReportNotFoundError,
     StorageError,
 )
-from mcp_ollama.options import PresetBook
-from mcp_ollama.reports import ReportStore
+from mcp_ollama.generation.options import PresetBook
 from mcp_ollama.server._common import AppState
 from mcp_ollama.server.completions import completion_registry
 

@@ -9,7 +9,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from mcp_ollama.benchmark import (
+from mcp_ollama.bench.benchmark import (
     MAX_MODELS,
     MAX_PROMPTS,
     MAX_RUNS,
@@ -17,9 +17,10 @@ from mcp_ollama.benchmark import (
     BenchmarkResult,
     ComparisonResult,
 )
+from mcp_ollama.bench.reports import ReportKind, ReportList
 from mcp_ollama.errors import InvalidInputError
-from mcp_ollama.options import Preset
-from mcp_ollama.presets_config import (
+from mcp_ollama.generation.options import Preset
+from mcp_ollama.generation.presets_config import (
     ConfigCheck,
     ConfigFormat,
     check_config,
@@ -28,7 +29,6 @@ from mcp_ollama.presets_config import (
     parse_config,
     to_toml,
 )
-from mcp_ollama.reports import ReportKind, ReportList
 from mcp_ollama.server._common import (
     LOCAL_READ,
     LOCAL_WRITE,

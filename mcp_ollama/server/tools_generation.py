@@ -8,6 +8,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
+from mcp_ollama.ollama.types import ChatMessage
 from mcp_ollama.results import ChatResult, EmbedResult, GenerationResult
 from mcp_ollama.server._common import (
     GENERATES,
@@ -16,7 +17,6 @@ from mcp_ollama.server._common import (
     service_of,
     tool_errors,
 )
-from mcp_ollama.types import ChatMessage
 
 __all__ = ["register_generation_tools"]
 

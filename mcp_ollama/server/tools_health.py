@@ -7,7 +7,7 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 
-from mcp_ollama.health import HealthReport, check_health
+from mcp_ollama.fleet.health import HealthReport, check_health
 from mcp_ollama.server._common import LOCAL_READ, service_of, tool_errors
 
 __all__ = ["register_health_tools"]

@@ -8,7 +8,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from mcp_ollama.generation import call_deadline
+from mcp_ollama.generation.runner import call_deadline
 from mcp_ollama.results import ModelInfo, ModelList, OperationResult, PullResult, RunningList
 from mcp_ollama.server._common import (
     LOCAL_DESTRUCTIVE,

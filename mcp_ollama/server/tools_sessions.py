@@ -12,9 +12,12 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from pydantic import Field
 
-from mcp_ollama.batch import MAX_BATCH, BatchResult
-from mcp_ollama.database import DATABASE_NAME, Database
+from mcp_ollama.conversations.database import DATABASE_NAME, Database
+from mcp_ollama.conversations.sessions import SessionDetail, SessionList
+from mcp_ollama.conversations.usage import UsageLedger, UsageReport
 from mcp_ollama.errors import InvalidInputError, MCPOllamaError, SessionNotFoundError
+from mcp_ollama.generation.batch import MAX_BATCH, BatchResult
+from mcp_ollama.generation.skills import SkillBook, SkillList
 from mcp_ollama.results import OperationResult
 from mcp_ollama.server._common import (
     GENERATES,
@@ -24,10 +27,7 @@ from mcp_ollama.server._common import (
     service_of,
     tool_errors,
 )
-from mcp_ollama.sessions import SessionDetail, SessionList
 from mcp_ollama.settings import Settings
-from mcp_ollama.skills import SkillBook, SkillList
-from mcp_ollama.usage import UsageLedger, UsageReport
 
 __all__ = ["register_session_tools"]
 

@@ -20,14 +20,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import InvalidInputError, MalformedResponseError, MCPOllamaError
-from mcp_ollama.generation import call_deadline
-from mcp_ollama.names import canonical_name, validate_model_name
-from mcp_ollama.options import ResolvedOptions
+from mcp_ollama.generation.options import ResolvedOptions
+from mcp_ollama.generation.runner import call_deadline
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.names import canonical_name, validate_model_name
+from mcp_ollama.ollama.types import GenerateRequest
 from mcp_ollama.progress import ProgressCallback
 from mcp_ollama.results import ns_to_ms, per_second
-from mcp_ollama.types import GenerateRequest
 
 __all__ = [
     "BUILTIN_SUITE",

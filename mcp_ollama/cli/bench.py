@@ -20,7 +20,7 @@ from mcp_ollama.errors import InvalidInputError, MCPOllamaError
 from mcp_ollama.settings import Settings
 
 if TYPE_CHECKING:
-    from mcp_ollama.benchmark import BenchmarkResult, ComparisonResult
+    from mcp_ollama.bench.benchmark import BenchmarkResult, ComparisonResult
     from mcp_ollama.service import OllamaService
 
 # The service and benchmark modules are imported inside the commands that use them: every
@@ -79,8 +79,8 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def benchmark_table(result: BenchmarkResult) -> str:
     """A benchmark's aggregates: one row per metric."""
-    from mcp_ollama.benchmark import METRIC_LABELS, METRICS
-    from mcp_ollama.report_markdown import number
+    from mcp_ollama.bench.benchmark import METRIC_LABELS, METRICS
+    from mcp_ollama.bench.report_markdown import number
 
     rows = []
     for metric in METRICS:
@@ -105,8 +105,8 @@ _SHORT = {
 
 def comparison_table(result: ComparisonResult) -> str:
     """A comparison: one row per model (medians), then the winner of each metric."""
-    from mcp_ollama.benchmark import METRIC_LABELS, METRICS, metric_value
-    from mcp_ollama.report_markdown import number
+    from mcp_ollama.bench.benchmark import METRIC_LABELS, METRICS, metric_value
+    from mcp_ollama.bench.report_markdown import number
 
     rows = [
         [o.model, "ok" if o.ok else "FAILED"]
@@ -180,8 +180,8 @@ def _handler(command: Command) -> Callable[[argparse.Namespace, Settings], int]:
 
 
 async def _run(command: Command, args: argparse.Namespace, settings: Settings) -> int:
-    from mcp_ollama.client import OllamaClient
-    from mcp_ollama.lifecycle import DaemonManager
+    from mcp_ollama.ollama.client import OllamaClient
+    from mcp_ollama.ollama.lifecycle import DaemonManager
     from mcp_ollama.service import OllamaService
 
     async with OllamaClient.from_settings(settings) as client:

@@ -23,13 +23,13 @@ import structlog
 from anyio.abc import TaskGroup
 from pydantic import BaseModel
 
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import OllamaError, StorageError
-from mcp_ollama.names import canonical_name, same_model
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.names import canonical_name, same_model
+from mcp_ollama.ollama.types import ModelSummary, ShowResponse
 from mcp_ollama.results import LocalModel, ModelList, human_bytes
 from mcp_ollama.settings import Settings
 from mcp_ollama.storage import atomic_write_json
-from mcp_ollama.types import ModelSummary, ShowResponse
 
 __all__ = ["FRESH_AGE", "MAX_AGE", "ModelCatalog", "to_local_model"]
 

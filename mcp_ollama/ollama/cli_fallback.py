@@ -36,8 +36,9 @@ from mcp_ollama.errors import (
     OllamaCLIError,
     OllamaStartupError,
 )
-from mcp_ollama.lifecycle import find_ollama_binary, missing_binary_message
-from mcp_ollama.names import canonical_name, validate_model_name
+from mcp_ollama.ollama.lifecycle import find_ollama_binary, missing_binary_message
+from mcp_ollama.ollama.names import canonical_name, validate_model_name
+from mcp_ollama.ollama.types import ChatMessage, ChatRequest, GenerateRequest, ThinkLevel
 from mcp_ollama.progress import ProgressCallback, ProgressThrottle
 from mcp_ollama.results import (
     ChatResult,
@@ -48,7 +49,6 @@ from mcp_ollama.results import (
     PullResult,
 )
 from mcp_ollama.settings import Settings
-from mcp_ollama.types import ChatMessage, ChatRequest, GenerateRequest, ThinkLevel
 
 __all__ = [
     "OllamaCLI",

@@ -34,7 +34,7 @@ from mcp_ollama.errors import (
     OllamaResponseError,
     OllamaStartupError,
 )
-from mcp_ollama.lifecycle import DaemonManager
+from mcp_ollama.ollama.lifecycle import DaemonManager
 from mcp_ollama.progress import ProgressCallback
 from mcp_ollama.settings import Settings
 

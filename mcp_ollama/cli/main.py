@@ -41,11 +41,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _command_registrars() -> list[Any]:
-    """Each extra command lives in its own `cli_*` module, with `register(subparsers)`, which
+    """Each extra command lives in its own module of this folder, with `register(subparsers)`, which
     sets `handler(args, settings) -> int` as the parser default."""
-    from mcp_ollama import cli_bench, cli_doctor
+    from mcp_ollama.cli import bench, doctor
 
-    return [cli_doctor.register, cli_bench.register]
+    return [doctor.register, bench.register]
 
 
 def _add_serve_flags(parser: argparse.ArgumentParser) -> None:

@@ -7,16 +7,16 @@ from contextlib import aclosing, contextmanager
 
 import anyio
 
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import (
     GenerationInterruptedError,
     MalformedResponseError,
     OllamaError,
     OllamaTimeoutError,
 )
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.types import ChatMessage, ChatRequest, GenerateRequest, ToolCall
 from mcp_ollama.progress import ProgressCallback, ProgressThrottle
 from mcp_ollama.results import ChatResult, GenerationResult, Usage
-from mcp_ollama.types import ChatMessage, ChatRequest, GenerateRequest, ToolCall
 
 __all__ = ["GENERATION_ADVICE", "call_deadline", "run_chat", "run_generate"]
 

@@ -23,11 +23,11 @@ from typing import Any, Literal
 
 import structlog
 
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import InvalidInputError, OllamaError
-from mcp_ollama.names import canonical_name, validate_model_name
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.names import canonical_name, validate_model_name
+from mcp_ollama.ollama.types import ChatMessage, ChatRequest
 from mcp_ollama.results import ChatResult
-from mcp_ollama.types import ChatMessage, ChatRequest
 
 __all__ = [
     "CHARS_PER_TOKEN",

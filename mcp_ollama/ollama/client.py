@@ -27,8 +27,7 @@ from mcp_ollama.errors import (
     OllamaStallError,
     OllamaTimeoutError,
 )
-from mcp_ollama.settings import Settings, is_loopback_url
-from mcp_ollama.types import (
+from mcp_ollama.ollama.types import (
     ChatChunk,
     ChatRequest,
     EmbedRequest,
@@ -41,6 +40,7 @@ from mcp_ollama.types import (
     ShowResponse,
     VersionInfo,
 )
+from mcp_ollama.settings import Settings, is_loopback_url
 
 __all__ = ["OllamaClient", "iter_ndjson"]
 

@@ -15,10 +15,10 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, Field
 
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import OllamaError, StorageError
-from mcp_ollama.lifecycle import PROBE_TIMEOUT, DaemonManager, find_ollama_binary
-from mcp_ollama.names import same_model
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.lifecycle import PROBE_TIMEOUT, DaemonManager, find_ollama_binary
+from mcp_ollama.ollama.names import same_model
 from mcp_ollama.settings import CLEAR_TEXT_SECRETS, Settings
 from mcp_ollama.storage import atomic_write_text
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import anyio
 
-from mcp_ollama.client import OllamaClient
-from mcp_ollama.health import HealthReport, check_health
+from mcp_ollama.fleet.health import HealthReport, check_health
+from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.settings import Settings
 
 __all__ = ["register", "render"]

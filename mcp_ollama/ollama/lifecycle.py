@@ -22,11 +22,11 @@ from typing import BinaryIO
 import anyio
 import structlog
 
-from mcp_ollama.client import OllamaClient
 from mcp_ollama.errors import OllamaError, OllamaStartupError, StorageError
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.types import VersionInfo
 from mcp_ollama.settings import Settings
 from mcp_ollama.storage import atomic_write_text, make_private_dir
-from mcp_ollama.types import VersionInfo
 
 __all__ = ["DaemonManager", "daemon_address", "find_ollama_binary"]
 

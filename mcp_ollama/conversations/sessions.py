@@ -24,10 +24,10 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, Field
 
-from mcp_ollama.database import Database, transaction
+from mcp_ollama.conversations.database import Database, transaction
 from mcp_ollama.errors import SessionNotFoundError, StorageError
+from mcp_ollama.ollama.types import ChatMessage
 from mcp_ollama.storage import check_id
-from mcp_ollama.types import ChatMessage
 
 __all__ = [
     "NEW_SESSION",

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mcp_ollama.errors import InvalidOptionError, PresetNotFoundError
-from mcp_ollama.names import base_name
+from mcp_ollama.ollama.names import base_name
 
 __all__ = [
     "BUILTIN_PRESETS",

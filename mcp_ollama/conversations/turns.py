@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from mcp_ollama.context_window import (
+from mcp_ollama.conversations.context_window import (
     ChatFn,
     Compactor,
     ContextWindows,
@@ -16,10 +16,10 @@ from mcp_ollama.context_window import (
     observed_ratio,
     prompt_limit,
 )
+from mcp_ollama.conversations.sessions import SessionStore, resolve_session_id
+from mcp_ollama.generation.skills import SkillBook
+from mcp_ollama.ollama.types import ChatRequest
 from mcp_ollama.results import ChatResult
-from mcp_ollama.sessions import SessionStore, resolve_session_id
-from mcp_ollama.skills import SkillBook
-from mcp_ollama.types import ChatRequest
 
 __all__ = ["Conversations"]
 

@@ -33,10 +33,10 @@ from typing import Any, Literal
 import structlog
 from pydantic import BaseModel, Field
 
-from mcp_ollama.benchmark import BenchmarkResult, ComparisonResult, metric_value
-from mcp_ollama.charts import ChartRow, comparison_chart
+from mcp_ollama.bench.benchmark import BenchmarkResult, ComparisonResult, metric_value
+from mcp_ollama.bench.charts import ChartRow, comparison_chart
+from mcp_ollama.bench.report_markdown import benchmark_markdown, comparison_markdown
 from mcp_ollama.errors import ReportNotFoundError, StorageError
-from mcp_ollama.report_markdown import benchmark_markdown, comparison_markdown
 from mcp_ollama.storage import atomic_write_text, check_id, json_text
 
 __all__ = ["ReportKind", "ReportList", "ReportStore", "ReportSummary", "new_id"]

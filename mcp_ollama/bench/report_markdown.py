@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from mcp_ollama.benchmark import (
+from mcp_ollama.bench.benchmark import (
     METRIC_LABELS,
     METRICS,
     BenchmarkPrompt,

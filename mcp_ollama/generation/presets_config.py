@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from mcp_ollama.errors import InvalidInputError, InvalidOptionError
-from mcp_ollama.options import PresetBook, parse_user_preset, validate_options
+from mcp_ollama.generation.options import PresetBook, parse_user_preset, validate_options
 from mcp_ollama.settings import Settings
 
 __all__ = [

@@ -20,9 +20,9 @@ import structlog
 from anyio.abc import TaskGroup
 from pydantic import BaseModel, Field
 
-from mcp_ollama.database import Database, transaction
+from mcp_ollama.conversations.database import Database, transaction
 from mcp_ollama.errors import StorageError
-from mcp_ollama.names import canonical_name
+from mcp_ollama.ollama.names import canonical_name
 from mcp_ollama.results import Usage
 
 __all__ = ["ModelUsage", "UsageLedger", "UsageReport"]

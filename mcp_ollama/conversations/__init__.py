@@ -1,0 +1,7 @@
+"""Stored conversations and usage: the SQLite database, sessions, fitting history into the
+context window, and per-model usage accounting.
+
+Owns: everything kept in `sessions.db`.
+Must not import: `mcp`, the front ends, or another capability folder (a chat turn is sent
+through a function the caller passes in).
+"""
