@@ -20,7 +20,7 @@ async def main(model: str, prompt: str) -> None:
     settings = Settings()
     async with OllamaClient.from_settings(settings) as client:
         service = OllamaService(settings, client)
-        result = await service.generate(model, prompt, preset="fast")
+        result = await service.generation.generate(model, prompt, preset="fast")
         print(result.text)
         print(f"{result.usage.output_tokens} tokens at {result.usage.tokens_per_second} tokens/s")
 

@@ -23,7 +23,7 @@ async def test_one_injected_failure_does_not_sink_the_other_items(
 ) -> None:
     fake.set_fault("http_500", count=2, paths={"/api/generate"})
     prompts = [f"question {i}" for i in range(6)]
-    result = await service.generate_batch(MODEL, prompts, concurrency=2)
+    result = await service.generation.generate_batch(MODEL, prompts, concurrency=2)
 
     assert [item.index for item in result.items] == list(range(6))
     assert (result.succeeded, result.failed, result.concurrency) == (4, 2, 2)
@@ -38,7 +38,7 @@ async def test_one_injected_failure_does_not_sink_the_other_items(
 
 async def test_each_item_answers_its_own_prompt(service: OllamaService, fake: FakeOllama) -> None:
     prompts = ["alpha", "beta beta", "gamma gamma gamma"]
-    result = await service.generate_batch(MODEL, prompts, system="Be brief.")
+    result = await service.generation.generate_batch(MODEL, prompts, system="Be brief.")
     sent = {r.body["prompt"]: r.body for r in fake.requests_to("/api/generate")}
     assert set(sent) == set(prompts)
     assert all(body["system"] == "Be brief." for body in sent.values())
@@ -96,11 +96,11 @@ async def test_a_bad_batch_is_refused_once_before_anything_is_sent(
     service: OllamaService, fake: FakeOllama
 ) -> None:
     with pytest.raises(InvalidOptionError):
-        await service.generate_batch(MODEL, ["a", "b"], options={"temprature": 1})
+        await service.generation.generate_batch(MODEL, ["a", "b"], options={"temprature": 1})
     with pytest.raises(InvalidInputError, match="concurrency"):
-        await service.generate_batch(MODEL, ["a"], concurrency=10_000)
+        await service.generation.generate_batch(MODEL, ["a"], concurrency=10_000)
     with pytest.raises(InvalidInputError, match="skill"):
-        await service.generate_batch(MODEL, ["a"], skills=["missing"])
+        await service.generation.generate_batch(MODEL, ["a"], skills=["missing"])
     assert fake.requests_to("/api/generate") == []
 
 

@@ -150,9 +150,13 @@ async def test_models_run_one_at_a_time_even_across_concurrent_benchmarks(
     fake.tokens_per_second = 400
     async with anyio.create_task_group() as tg:
         tg.start_soon(
-            lambda: service.compare(["llama3.2:1b", "qwen3:0.6b"], runs=1, warmup=0, max_tokens=8)
+            lambda: service.bench.compare(
+                ["llama3.2:1b", "qwen3:0.6b"], runs=1, warmup=0, max_tokens=8
+            )
         )
-        tg.start_soon(lambda: service.benchmark("llama3.2:1b", runs=1, warmup=0, max_tokens=8))
+        tg.start_soon(
+            lambda: service.bench.benchmark("llama3.2:1b", runs=1, warmup=0, max_tokens=8)
+        )
     assert len(fake.requests_to("/api/generate")) == 9
     assert fake.peak_active_requests == 1
 
@@ -163,7 +167,7 @@ async def test_cancelling_a_benchmark_closes_the_stream_and_saves_nothing(
     fake.tokens_per_second = 2
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: service.benchmark("llama3.2:1b", runs=1, warmup=0))
+            tg.start_soon(lambda: service.bench.benchmark("llama3.2:1b", runs=1, warmup=0))
             while not fake.requests_to("/api/generate"):
                 await anyio.sleep(0.01)
             tg.cancel_scope.cancel()
@@ -175,7 +179,7 @@ async def test_cancelling_a_benchmark_closes_the_stream_and_saves_nothing(
 async def test_the_preset_options_and_max_tokens_reach_every_run(
     fake: FakeOllama, service: OllamaService
 ) -> None:
-    await service.benchmark(
+    await service.bench.benchmark(
         "llama3.2:1b",
         prompts=["a", "b"],
         runs=1,
@@ -193,7 +197,7 @@ async def test_the_preset_options_and_max_tokens_reach_every_run(
 async def test_runs_are_capped_at_256_tokens_when_nothing_sets_num_predict(
     fake: FakeOllama, service: OllamaService
 ) -> None:
-    await service.benchmark("llama3.2:1b", prompts=["a"], runs=1, warmup=0, save_report=False)
+    await service.bench.benchmark("llama3.2:1b", prompts=["a"], runs=1, warmup=0, save_report=False)
     assert fake.requests_to("/api/generate")[0].body["options"] == {"num_predict": 256}
 
 
@@ -202,7 +206,7 @@ async def test_per_model_defaults_apply_to_each_compared_model(
 ) -> None:
     presets = PresetBook(model_defaults={"qwen3": {"num_ctx": 8192}})
     service = OllamaService(settings, ollama, presets=presets)
-    await service.compare(
+    await service.bench.compare(
         ["llama3.2:1b", "qwen3:0.6b"],
         prompts=["a"],
         runs=1,
@@ -233,7 +237,7 @@ async def test_bad_benchmark_arguments_are_refused_before_any_run(
     fake: FakeOllama, service: OllamaService, kwargs: dict[str, object], error: type[Exception]
 ) -> None:
     with pytest.raises(error):
-        await service.benchmark("llama3.2:1b", **kwargs)  # type: ignore[arg-type]
+        await service.bench.benchmark("llama3.2:1b", **kwargs)  # type: ignore[arg-type]
     assert fake.requests_to("/api/generate") == []
 
 

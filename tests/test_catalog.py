@@ -201,10 +201,10 @@ async def service(settings: Settings) -> AsyncIterator[OllamaService]:
 async def test_list_models_answers_from_cache_marked_stale_while_the_daemon_is_down(
     service: OllamaService, fake_ollama: FakeServerHandle, fake: FakeOllama
 ) -> None:
-    fresh = await service.list_models()
+    fresh = await service.models.list_models()
     fake_ollama.stop()
 
-    listed = await service.list_models(force_refresh=True)
+    listed = await service.models.list_models(force_refresh=True)
 
     assert listed.stale is True
     assert [m.name for m in listed.models] == [m.name for m in fresh.models]
@@ -220,4 +220,4 @@ async def test_with_no_cache_a_down_daemon_is_an_error_that_says_how_to_start_it
     fake_ollama.stop()
 
     with pytest.raises(OllamaConnectionError, match="ollama serve"):
-        await service.list_models()
+        await service.models.list_models()

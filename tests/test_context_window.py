@@ -102,7 +102,7 @@ async def test_the_window_comes_from_num_ctx_the_loaded_runner_or_the_trained_le
 async def test_the_estimate_is_corrected_by_what_the_daemon_counted(
     summarizing: OllamaService, fake: FakeOllama, small_model: str
 ) -> None:
-    await summarizing.chat(small_model, [question(0)], system=SYSTEM, session_id="ratio")
+    await summarizing.generation.chat(small_model, [question(0)], system=SYSTEM, session_id="ratio")
     sent = chat_bodies(fake, small_model)[-1]["messages"]
     state = await summarizing.sessions.load("ratio")
     raw_estimate = estimate_messages([ChatMessage.model_validate(m) for m in sent])
@@ -119,7 +119,7 @@ async def test_summarisation_triggers_at_the_threshold_and_keeps_the_newest_turn
         history = [m.content for m in (await summarizing.sessions.load(session)).active]
         if overflow:
             fake.script_response("SUMMARY: Ada plans a trip.", model="summarizer:latest")
-        await summarizing.chat(small_model, [new], system=SYSTEM, session_id=session)
+        await summarizing.generation.chat(small_model, [new], system=SYSTEM, session_id=session)
         summaries = chat_bodies(fake, "summarizer:latest")
         if not overflow:
             assert summaries == [], f"summarised early, at turn {turn}"
@@ -152,7 +152,7 @@ async def test_summarisation_triggers_at_the_threshold_and_keeps_the_newest_turn
     assert stored.messages[-1].role == "assistant"
 
     # The summary stays with the session: the next turn still starts from it.
-    await summarizing.chat(small_model, [question(99)], session_id=session)
+    await summarizing.generation.chat(small_model, [question(99)], session_id=session)
     after = chat_bodies(fake, small_model)[-1]["messages"]
     assert after[:2] == sent[:2]
     assert len(chat_bodies(fake, "summarizer:latest")) == 1
@@ -166,7 +166,7 @@ async def test_the_drop_policy_drops_the_oldest_turns_without_summarising(
     for turn in range(40):
         new = question(turn)
         overflow = await would_overflow(dropping, "drops", new)
-        await dropping.chat(small_model, [new], system=SYSTEM, session_id="drops")
+        await dropping.generation.chat(small_model, [new], system=SYSTEM, session_id="drops")
         if overflow:
             break
     else:
@@ -188,10 +188,10 @@ async def test_the_drop_policy_drops_the_oldest_turns_without_summarising(
 async def test_a_message_bigger_than_the_window_is_refused_with_advice(
     summarizing: OllamaService, fake: FakeOllama, small_model: str
 ) -> None:
-    await summarizing.chat(small_model, [question(0)], session_id="big")
+    await summarizing.generation.chat(small_model, [question(0)], session_id="big")
     huge = ChatMessage(role="user", content="word " * (WINDOW * 2))
     with pytest.raises(InvalidInputError, match="num_ctx"):
-        await summarizing.chat(small_model, [huge], session_id="big")
+        await summarizing.generation.chat(small_model, [huge], session_id="big")
     assert len(chat_bodies(fake, small_model)) == 1
 
 

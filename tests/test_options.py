@@ -177,7 +177,7 @@ async def test_chat_sends_the_merged_options_and_explicit_ones_win(
     fake: FakeOllama, service: OllamaService
 ) -> None:
     hello = [ChatMessage(role="user", content="hi")]
-    await service.chat("llama3.2:1b", hello, preset="precise", options={"top_p": 0.1})
+    await service.generation.chat("llama3.2:1b", hello, preset="precise", options={"top_p": 0.1})
     sent = fake.requests_to("/api/chat")[-1].body["options"]
     assert sent == {
         "temperature": 0.3,
@@ -192,9 +192,9 @@ async def test_chat_sends_the_merged_options_and_explicit_ones_win(
 async def test_generate_without_preset_or_options_sends_only_the_model_defaults(
     fake: FakeOllama, service: OllamaService
 ) -> None:
-    await service.generate("qwen3:0.6b", "hi")
+    await service.generation.generate("qwen3:0.6b", "hi")
     assert "options" not in fake.requests_to("/api/generate")[-1].body
-    await service.generate("llama3.2:1b", "hi")
+    await service.generation.generate("llama3.2:1b", "hi")
     assert fake.requests_to("/api/generate")[-1].body["options"] == {
         "temperature": 0.4,
         "num_ctx": 8192,

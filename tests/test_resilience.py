@@ -102,7 +102,7 @@ async def test_idempotent_reads_retry_busy_answers_with_backoff(
 ) -> None:
     fake.set_fault("http_503", count=2, paths=["/api/tags"])
 
-    listed = await service.list_models()
+    listed = await service.models.list_models()
 
     assert listed.served_by == "http"
     assert requests(fake, "/api/tags") == 3
@@ -113,7 +113,7 @@ async def test_a_busy_generation_is_retried_before_any_token(
 ) -> None:
     fake.set_fault("http_503", count=2, paths=["/api/generate"])
 
-    result = await service.generate("llama3.2:1b", "hi")
+    result = await service.generation.generate("llama3.2:1b", "hi")
 
     assert result.served_by == "http"
     assert requests(fake, "/api/generate") == 3
@@ -126,7 +126,7 @@ async def test_a_generation_is_never_repeated_once_tokens_have_streamed(
     fake.set_fault("drop_mid_stream", count=1, paths=["/api/generate"])
 
     with pytest.raises(GenerationInterruptedError) as excinfo:
-        await service.generate("llama3.2:1b", "hi")
+        await service.generation.generate("llama3.2:1b", "hi")
 
     assert excinfo.value.tokens >= 1
     assert requests(fake, "/api/generate") == 1
@@ -137,7 +137,7 @@ async def test_a_missing_model_is_not_a_reason_to_fall_back(
     service: OllamaService, fake: FakeOllama, fake_cli: FakeCLI
 ) -> None:
     with pytest.raises(ModelNotFoundError) as excinfo:
-        await service.generate("tinyllama", "hi")
+        await service.generation.generate("tinyllama", "hi")
 
     assert "pull_model" in str(excinfo.value)
     assert fake_cli.calls() == []
@@ -151,7 +151,7 @@ async def test_persistent_errors_without_the_fallback_fail_after_the_retries(
     settings = make_settings(fake_ollama.url, tmp_path, cli_fallback=False, max_retries=2)
     async with service_for(settings) as service:
         with pytest.raises(OllamaResponseError) as excinfo:
-            await service.show_model("llama3.2:1b")
+            await service.models.show_model("llama3.2:1b")
 
     assert excinfo.value.status_code == 503
     assert requests(fake, "/api/show") == 3
@@ -186,7 +186,7 @@ async def test_chat_falls_back_to_the_cli_with_the_last_user_turn(
         ChatMessage(role="user", content="And of France?"),
     ]
 
-    result = await service.chat("llama3.2:1b", messages, system="Be terse.")
+    result = await service.generation.chat("llama3.2:1b", messages, system="Be terse.")
 
     assert result.served_by == "cli"
     assert result.message.content == "Paris."
@@ -213,7 +213,7 @@ async def test_show_model_falls_back_to_the_cli_when_connections_break(
 ) -> None:
     fake.set_fault("drop_mid_stream", count=4, paths=["/api/show"])
 
-    info = await service.show_model("llama3.2:1b")
+    info = await service.models.show_model("llama3.2:1b")
 
     assert info.served_by == "cli"
     assert info.context_length == 131072
@@ -224,7 +224,7 @@ async def test_pull_model_falls_back_to_the_cli_when_the_stream_breaks(
 ) -> None:
     fake.set_fault("drop_mid_stream", count=1, paths=["/api/pull"])
 
-    result = await service.pull("tinyllama")
+    result = await service.models.pull("tinyllama")
 
     assert (result.served_by, result.status) == ("cli", "success")
     assert fake.get_model("tinyllama") is not None
@@ -237,7 +237,7 @@ async def test_requests_the_cli_cannot_carry_are_not_sent_to_it(
     fake.set_fault("http_500", paths=["/api/generate"])
 
     with pytest.raises(OllamaResponseError):
-        await service.generate("llama3.2:1b", "describe", images=["aGVsbG8="])
+        await service.generation.generate("llama3.2:1b", "describe", images=["aGVsbG8="])
 
     assert fake_cli.calls() == []
 
@@ -248,7 +248,7 @@ async def test_a_down_daemon_without_auto_start_says_how_to_start_it_after_the_c
     settings = make_settings(f"127.0.0.1:{free_port()}", tmp_path)
     async with service_for(settings) as service:
         with pytest.raises(OllamaConnectionError) as excinfo:
-            await service.generate("llama3.2:1b", "hi")
+            await service.generation.generate("llama3.2:1b", "hi")
 
     assert "ollama serve" in str(excinfo.value)
     assert fake_cli.commands() == ["list"]  # `run` is never tried without `list` succeeding
@@ -260,7 +260,7 @@ async def test_a_5xx_that_the_cli_cannot_get_past_either_reports_both(
     fake.set_fault("http_500", paths=["/api/show"])
 
     with pytest.raises(OllamaCLIError) as excinfo:
-        await service.show_model("llama3.2:1b")
+        await service.models.show_model("llama3.2:1b")
 
     message = str(excinfo.value)
     assert "HTTP 500" in message
@@ -277,7 +277,7 @@ async def test_a_stalled_stream_is_abandoned_after_the_stall_timeout(
     settings = make_settings(fake_ollama.url, tmp_path, stall_timeout=0.5)
     async with service_for(settings) as service:
         with pytest.raises(GenerationInterruptedError) as excinfo:
-            await service.generate("llama3.2:1b", "hi")
+            await service.generation.generate("llama3.2:1b", "hi")
 
     assert "sent nothing for 0.5 s" in str(excinfo.value)
     with anyio.fail_after(5):
@@ -289,7 +289,7 @@ async def test_each_call_takes_its_own_timeout(service: OllamaService, fake: Fak
     fake.tokens_per_second = 5  # twelve tokens take seconds
 
     with pytest.raises(OllamaTimeoutError) as excinfo:
-        await service.generate("llama3.2:1b", "hi", timeout=0.3)
+        await service.generation.generate("llama3.2:1b", "hi", timeout=0.3)
 
     assert "timeout of 0.3 s" in str(excinfo.value)
 
@@ -310,7 +310,7 @@ async def test_auto_pull_pulls_a_missing_model_first_with_growing_progress(
 
     settings = make_settings(fake_ollama.url, tmp_path, auto_pull=True, cli_fallback=False)
     async with service_for(settings) as service:
-        result = await service.generate("tinyllama", "hi", on_progress=on_progress)
+        result = await service.generation.generate("tinyllama", "hi", on_progress=on_progress)
 
     assert result.text
     assert [r.path for r in fake.requests if r.path in ("/api/pull", "/api/generate")] == [
@@ -334,10 +334,10 @@ async def test_concurrent_calls_against_a_cold_daemon_start_it_once(
         results: list[str] = []
 
         async def list_models() -> None:
-            results.append((await service.list_models()).served_by)
+            results.append((await service.models.list_models()).served_by)
 
         async def generate() -> None:
-            results.append((await service.generate("llama3.2:1b", "hi")).served_by)
+            results.append((await service.generation.generate("llama3.2:1b", "hi")).served_by)
 
         with anyio.fail_after(30):
             async with anyio.create_task_group() as tg:
@@ -359,7 +359,7 @@ async def test_a_dead_proxy_in_the_environment_does_not_break_a_local_daemon(
         monkeypatch.setenv(name, DEAD_PROXY)
     settings = make_settings(fake_ollama.url, tmp_path, cli_fallback=False)
     async with service_for(settings) as service:
-        result = await service.generate("llama3.2:1b", "hi")
+        result = await service.generation.generate("llama3.2:1b", "hi")
 
     assert result.served_by == "http"
     assert result.text

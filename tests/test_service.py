@@ -39,7 +39,7 @@ class Progress:
 
 
 async def test_generate_aggregates_the_stream_and_reports_usage(service: OllamaService) -> None:
-    result = await service.generate("llama3.2:1b", "hello", options={"num_predict": 6})
+    result = await service.generation.generate("llama3.2:1b", "hello", options={"num_predict": 6})
     assert result.text
     assert result.usage.output_tokens == 6
     assert result.usage.prompt_tokens >= 1
@@ -52,7 +52,9 @@ async def test_generate_aggregates_the_stream_and_reports_usage(service: OllamaS
 async def test_preset_and_explicit_options_reach_the_daemon_with_explicit_winning(
     service: OllamaService, fake: FakeOllama
 ) -> None:
-    await service.generate("llama3.2:1b", "x", preset="fast", options={"temperature": 0.4})
+    await service.generation.generate(
+        "llama3.2:1b", "x", preset="fast", options={"temperature": 0.4}
+    )
     sent = fake.requests_to("/api/generate")[-1].body["options"]
     assert sent == {"temperature": 0.4, "top_p": 0.5, "num_predict": 512}
 
@@ -62,7 +64,7 @@ async def test_progress_grows_and_carries_the_tail_of_the_text(
 ) -> None:
     fake.tokens_per_second = 100
     progress = Progress()
-    result = await service.generate(
+    result = await service.generation.generate(
         "llama3.2:1b", "x", options={"num_predict": 30}, on_progress=progress
     )
     assert len(progress.values) >= 2
@@ -72,7 +74,7 @@ async def test_progress_grows_and_carries_the_tail_of_the_text(
 
 
 async def test_chat_sends_the_system_prompt_first(service: OllamaService, fake: FakeOllama) -> None:
-    result = await service.chat(
+    result = await service.generation.chat(
         "llama3.2:1b", [ChatMessage(role="user", content="hi")], system="be brief"
     )
     assert result.message.role == "assistant"
@@ -97,7 +99,7 @@ async def test_bad_options_are_refused_before_the_daemon_sees_them(
     service: OllamaService, fake: FakeOllama, options: dict[str, object], fragment: str
 ) -> None:
     with pytest.raises(InvalidOptionError, match=fragment):
-        await service.generate("llama3.2:1b", "x", options=options)
+        await service.generation.generate("llama3.2:1b", "x", options=options)
     assert fake.requests_to("/api/generate") == []
 
 
@@ -106,13 +108,13 @@ async def test_unsafe_model_names_never_reach_the_daemon(
     service: OllamaService, fake: FakeOllama, name: str
 ) -> None:
     with pytest.raises(InvalidModelNameError):
-        await service.generate(name, "x")
+        await service.generation.generate(name, "x")
     assert fake.requests_to("/api/generate") == []
 
 
 async def test_an_unknown_preset_lists_the_available_ones(service: OllamaService) -> None:
     with pytest.raises(PresetNotFoundError, match="fast, creative, balanced, precise, long_form"):
-        await service.generate("llama3.2:1b", "x", preset="turbo")
+        await service.generation.generate("llama3.2:1b", "x", preset="turbo")
 
 
 async def test_an_oversized_prompt_is_refused_with_the_limit(
@@ -120,19 +122,19 @@ async def test_an_oversized_prompt_is_refused_with_the_limit(
 ) -> None:
     small = settings.model_copy(update={"max_prompt_chars": 10})
     with pytest.raises(InvalidInputError, match="over the limit of 10"):
-        await OllamaService(small, ollama).generate("llama3.2:1b", "x" * 11)
+        await OllamaService(small, ollama).generation.generate("llama3.2:1b", "x" * 11)
 
 
 async def test_invalid_images_and_formats_are_refused(service: OllamaService) -> None:
     with pytest.raises(InvalidInputError, match="base64"):
-        await service.generate("llama3.2:1b", "x", images=["not base64!"])
+        await service.generation.generate("llama3.2:1b", "x", images=["not base64!"])
     with pytest.raises(InvalidInputError, match="format"):
-        await service.generate("llama3.2:1b", "x", format="xml")
+        await service.generation.generate("llama3.2:1b", "x", format="xml")
 
 
 async def test_valid_images_are_passed_through(service: OllamaService, fake: FakeOllama) -> None:
     image = base64.b64encode(b"\x89PNG fake").decode()
-    await service.generate("llama3.2:1b", "what is this?", images=[image])
+    await service.generation.generate("llama3.2:1b", "what is this?", images=[image])
     assert fake.requests_to("/api/generate")[-1].body["images"] == [image]
 
 
@@ -141,7 +143,7 @@ async def test_a_stream_that_breaks_after_tokens_is_reported_not_retried(
 ) -> None:
     fake.fault = "drop_mid_stream"
     with pytest.raises(GenerationInterruptedError, match="Call the tool again"):
-        await service.generate("llama3.2:1b", "x")
+        await service.generation.generate("llama3.2:1b", "x")
     assert len(fake.requests_to("/api/generate")) == 1
 
 
@@ -150,7 +152,7 @@ async def test_a_per_call_timeout_ends_the_call_with_advice(
 ) -> None:
     fake.fault = "slow"
     with pytest.raises(OllamaTimeoutError, match=r"timeout of 0\.2 s"):
-        await service.generate("llama3.2:1b", "x", timeout=0.2)
+        await service.generation.generate("llama3.2:1b", "x", timeout=0.2)
 
 
 async def test_pull_progress_only_grows_and_ends_with_success(
@@ -159,7 +161,7 @@ async def test_pull_progress_only_grows_and_ends_with_success(
     fake.pull_step_delay = 0.05  # slower than the 0.1 s progress throttle lets through
     progress = Progress()
     model = next(iter(fake.pullable))
-    result = await service.pull(model, on_progress=progress)
+    result = await service.models.pull(model, on_progress=progress)
     assert result.status == "success"
     assert result.completed_bytes == result.total_bytes > 0
     assert len(progress.values) >= 3
@@ -172,7 +174,7 @@ async def test_pull_outside_the_allowlist_is_refused(
 ) -> None:
     strict = settings.model_copy(update={"pull_allowlist": ["llama3*"]})
     with pytest.raises(InvalidInputError, match="not allowed"):
-        await OllamaService(strict, ollama).pull("gemma3:270m")
+        await OllamaService(strict, ollama).models.pull("gemma3:270m")
     assert fake.requests_to("/api/pull") == []
 
 
@@ -180,27 +182,27 @@ async def test_delete_is_refused_unless_destructive_operations_are_enabled(
     service: OllamaService, settings: Settings, ollama: OllamaClient, fake: FakeOllama
 ) -> None:
     with pytest.raises(InvalidInputError, match="MCP_OLLAMA_ALLOW_DESTRUCTIVE"):
-        await service.delete("llama3.2:1b")
+        await service.models.delete("llama3.2:1b")
     assert fake.requests_to("/api/delete") == []
     enabled = OllamaService(settings.model_copy(update={"allow_destructive": True}), ollama)
-    assert (await enabled.delete("llama3.2:1b")).ok
-    assert "llama3.2:1b" not in [m.name for m in (await enabled.list_models()).models]
+    assert (await enabled.models.delete("llama3.2:1b")).ok
+    assert "llama3.2:1b" not in [m.name for m in (await enabled.models.list_models()).models]
 
 
 async def test_copying_over_an_existing_model_is_destructive(
     service: OllamaService, fake: FakeOllama
 ) -> None:
     with pytest.raises(InvalidInputError, match="already exists"):
-        await service.copy("llama3.2:1b", "qwen3:0.6b")
+        await service.models.copy("llama3.2:1b", "qwen3:0.6b")
     assert fake.requests_to("/api/copy") == []
-    assert (await service.copy("llama3.2:1b", "mine:v1")).ok
+    assert (await service.models.copy("llama3.2:1b", "mine:v1")).ok
 
 
 async def test_list_models_reports_details_context_and_load_state(
     service: OllamaService,
 ) -> None:
-    await service.generate("llama3.2:1b", "warm up")
-    models = {m.name: m for m in (await service.list_models(force_refresh=True)).models}
+    await service.generation.generate("llama3.2:1b", "warm up")
+    models = {m.name: m for m in (await service.models.list_models(force_refresh=True)).models}
     llama = models["llama3.2:1b"]
     assert llama.context_length == 131072
     assert llama.loaded
@@ -210,18 +212,18 @@ async def test_list_models_reports_details_context_and_load_state(
 
 
 async def test_show_and_running_models(service: OllamaService) -> None:
-    info = await service.show_model("llama3.2:1b")
+    info = await service.models.show_model("llama3.2:1b")
     assert info.context_length == 131072
     assert info.family == "llama"
-    await service.generate("llama3.2:1b", "x")
-    running = (await service.running_models()).models
+    await service.generation.generate("llama3.2:1b", "x")
+    running = (await service.models.running_models()).models
     assert [m.name for m in running] == ["llama3.2:1b"]
     assert running[0].processor
 
 
 async def test_embed_one_or_many_texts(service: OllamaService) -> None:
-    one = await service.embed("nomic-embed-text", "hello")
-    many = await service.embed("nomic-embed-text", ["a", "b", "c"])
+    one = await service.generation.embed("nomic-embed-text", "hello")
+    many = await service.generation.embed("nomic-embed-text", ["a", "b", "c"])
     assert len(one.embeddings) == 1
     assert len(many.embeddings) == 3
     assert many.dimensions == len(many.embeddings[0]) > 0

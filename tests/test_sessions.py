@@ -75,7 +75,7 @@ async def test_twenty_concurrent_messages_into_one_session_lose_nothing_and_keep
     results: dict[int, str] = {}
 
     async def send(i: int) -> None:
-        result = await service.chat(
+        result = await service.generation.chat(
             MODEL, [ChatMessage(role="user", content=f"message {i}")], session_id="busy"
         )
         assert result.session_id == "busy"
@@ -103,8 +103,12 @@ async def test_twenty_concurrent_messages_into_one_session_lose_nothing_and_keep
 
 
 async def test_new_starts_a_session_under_a_generated_id(service: OllamaService) -> None:
-    first = await service.chat(MODEL, [ChatMessage(role="user", content="hi")], session_id="new")
-    second = await service.chat(MODEL, [ChatMessage(role="user", content="hi")], session_id="new")
+    first = await service.generation.chat(
+        MODEL, [ChatMessage(role="user", content="hi")], session_id="new"
+    )
+    second = await service.generation.chat(
+        MODEL, [ChatMessage(role="user", content="hi")], session_id="new"
+    )
     assert first.session_id
     assert second.session_id
     assert first.session_id.startswith("chat-")
@@ -117,9 +121,9 @@ async def test_the_stored_system_prompt_applies_until_a_turn_replaces_it(
     service: OllamaService, fake: FakeOllama
 ) -> None:
     hello = [ChatMessage(role="user", content="hello")]
-    await service.chat(MODEL, hello, session_id="sys", system="Answer in French.")
-    await service.chat(MODEL, hello, session_id="sys")
-    await service.chat(MODEL, hello, session_id="sys", system="Answer in German.")
+    await service.generation.chat(MODEL, hello, session_id="sys", system="Answer in French.")
+    await service.generation.chat(MODEL, hello, session_id="sys")
+    await service.generation.chat(MODEL, hello, session_id="sys", system="Answer in German.")
     firsts = [messages[0] for messages in sent_messages(fake)]
     assert firsts == [
         {"role": "system", "content": "Answer in French."},
@@ -131,11 +135,17 @@ async def test_the_stored_system_prompt_applies_until_a_turn_replaces_it(
 async def test_a_failed_turn_is_not_stored_so_it_can_be_retried(
     service: OllamaService, fake: FakeOllama
 ) -> None:
-    await service.chat(MODEL, [ChatMessage(role="user", content="one")], session_id="retry")
+    await service.generation.chat(
+        MODEL, [ChatMessage(role="user", content="one")], session_id="retry"
+    )
     fake.set_fault("http_500", count=1, paths={"/api/chat"})
     with pytest.raises(OllamaResponseError):
-        await service.chat(MODEL, [ChatMessage(role="user", content="two")], session_id="retry")
-    await service.chat(MODEL, [ChatMessage(role="user", content="two")], session_id="retry")
+        await service.generation.chat(
+            MODEL, [ChatMessage(role="user", content="two")], session_id="retry"
+        )
+    await service.generation.chat(
+        MODEL, [ChatMessage(role="user", content="two")], session_id="retry"
+    )
     contents = [m.content for m in (await service.sessions.get("retry")).messages]
     assert contents[0::2] == ["one", "two"]
     assert len(contents) == 4
@@ -145,7 +155,9 @@ async def test_an_unsafe_session_id_is_refused_before_anything_is_sent(
     service: OllamaService, fake: FakeOllama
 ) -> None:
     with pytest.raises(InvalidInputError, match="session_id"):
-        await service.chat(MODEL, [ChatMessage(role="user", content="x")], session_id="../etc")
+        await service.generation.chat(
+            MODEL, [ChatMessage(role="user", content="x")], session_id="../etc"
+        )
     assert fake.requests_to("/api/chat") == []
 
 
@@ -225,7 +237,7 @@ async def test_the_store_raises_a_storage_error_for_a_corrupt_file(tmp_path: Pat
 async def test_conversations_and_saved_outputs_are_readable_by_this_user_only(
     service: OllamaService, settings: Settings
 ) -> None:
-    result = await service.chat(
+    result = await service.generation.chat(
         MODEL, [ChatMessage(role="user", content="private")], session_id="new"
     )
     await service.save_output("chat", result, {"model": MODEL})

@@ -30,10 +30,10 @@ async def test_usage_totals_equal_the_daemons_counts(
     service: OllamaService, fake: FakeOllama
 ) -> None:
     fake.response_tokens = 7
-    await service.generate(MODEL, "one two three")
-    await service.generate(MODEL, "four five", system="six")
-    await service.chat(MODEL, [ChatMessage(role="user", content="seven eight nine ten")])
-    await service.embed(EMBEDDER, ["a b", "c d e"])
+    await service.generation.generate(MODEL, "one two three")
+    await service.generation.generate(MODEL, "four five", system="six")
+    await service.generation.chat(MODEL, [ChatMessage(role="user", content="seven eight nine ten")])
+    await service.generation.embed(EMBEDDER, ["a b", "c d e"])
 
     report = await service.usage.report()
     by_model = {m.model: m for m in report.models}
@@ -54,8 +54,8 @@ async def test_usage_totals_equal_the_daemons_counts(
 async def test_failed_calls_count_as_errors(service: OllamaService, fake: FakeOllama) -> None:
     fake.set_fault("http_500", count=1, paths={"/api/generate"})
     with pytest.raises(OllamaResponseError):
-        await service.generate(MODEL, "x")
-    await service.generate(MODEL, "x")
+        await service.generation.generate(MODEL, "x")
+    await service.generation.generate(MODEL, "x")
     (usage,) = (await service.usage.report(MODEL)).models
     assert (usage.calls, usage.errors) == (2, 1)
     assert usage.prompt_tokens == 1
@@ -65,12 +65,12 @@ async def test_usage_survives_a_restart_and_names_are_canonical(
     settings: Settings, ollama: OllamaClient
 ) -> None:
     first = OllamaService(settings, ollama)
-    await first.generate(MODEL, "hello there")
+    await first.generation.generate(MODEL, "hello there")
     await first.aclose()
 
     second = OllamaService(settings, ollama)
     try:
-        await second.generate(MODEL.upper(), "again")
+        await second.generation.generate(MODEL.upper(), "again")
         report = await second.usage.report()
     finally:
         await second.aclose()
@@ -78,7 +78,7 @@ async def test_usage_survives_a_restart_and_names_are_canonical(
 
 
 async def test_each_batch_item_is_counted(service: OllamaService, fake: FakeOllama) -> None:
-    result = await service.generate_batch(MODEL, ["a", "b c", "d e f"])
+    result = await service.generation.generate_batch(MODEL, ["a", "b c", "d e f"])
     (usage,) = (await service.usage.report()).models
     assert usage.calls == 3
     assert usage.prompt_tokens == result.prompt_tokens == 6

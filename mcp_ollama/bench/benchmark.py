@@ -21,8 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from mcp_ollama.errors import InvalidInputError, MalformedResponseError, MCPOllamaError
-from mcp_ollama.generation.options import ResolvedOptions
-from mcp_ollama.generation.runner import call_deadline
+from mcp_ollama.generation import ResolvedOptions, call_deadline
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.names import canonical_name, validate_model_name
 from mcp_ollama.ollama.types import GenerateRequest

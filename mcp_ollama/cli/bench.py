@@ -211,7 +211,7 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _bench(service: OllamaService, args: argparse.Namespace) -> int:
-    result = await service.benchmark(args.model, **_common(args))
+    result = await service.bench.benchmark(args.model, **_common(args))
     out = sys.stdout
     out.write(f"Benchmark of {result.model}: {len(result.prompts)} prompt(s) x {result.runs} ")
     out.write(f"run(s) after {result.warmup} warmup\n\n{benchmark_table(result)}\n")
@@ -223,7 +223,7 @@ async def _bench(service: OllamaService, args: argparse.Namespace) -> int:
 async def _compare(service: OllamaService, args: argparse.Namespace) -> int:
     if len(args.models) < 2:
         raise InvalidInputError("compare needs at least two models; use `bench` for one")
-    result = await service.compare(args.models, **_common(args))
+    result = await service.bench.compare(args.models, **_common(args))
     out = sys.stdout
     out.write(f"Comparison: {len(result.prompts)} prompt(s) x {result.runs} run(s) per model ")
     out.write(f"after {result.warmup} warmup (medians)\n\n{comparison_table(result)}\n")

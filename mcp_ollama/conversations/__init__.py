@@ -3,5 +3,11 @@ context window, and per-model usage accounting.
 
 Owns: everything kept in `sessions.db`.
 Must not import: `mcp`, the front ends, or another capability folder (a chat turn is sent
-through a function the caller passes in).
+through a function the caller passes in, and skills through `SystemMessages`).
+Other capabilities use what this root exports, never its modules.
 """
+
+from mcp_ollama.conversations.turns import Conversations, SystemMessages
+from mcp_ollama.conversations.usage import UsageLedger
+
+__all__ = ["Conversations", "SystemMessages", "UsageLedger"]

@@ -1,11 +1,12 @@
 """One chat turn in a stored session: load the history, fit it into the context window, send,
 store the reply. The pieces live in `sessions` (storage), `context_window` (sizes, compaction)
-and `skills` (the system message); this module only puts them in order."""
+and the caller's skills (the system message); this module only puts them in order."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Protocol
 
 from mcp_ollama.conversations.context_window import (
     ChatFn,
@@ -17,11 +18,18 @@ from mcp_ollama.conversations.context_window import (
     prompt_limit,
 )
 from mcp_ollama.conversations.sessions import SessionStore, resolve_session_id
-from mcp_ollama.generation.skills import SkillBook
 from mcp_ollama.ollama.types import ChatRequest
 from mcp_ollama.results import ChatResult
 
-__all__ = ["Conversations"]
+__all__ = ["Conversations", "SystemMessages"]
+
+
+class SystemMessages(Protocol):
+    """Builds a session's system message from its skills (the generation's `SkillBook`)."""
+
+    async def system_message(
+        self, skills: Sequence[str] | None, system: str | None
+    ) -> str | None: ...
 
 
 class Conversations:
@@ -30,7 +38,7 @@ class Conversations:
     def __init__(
         self,
         store: SessionStore,
-        skills: SkillBook,
+        skills: SystemMessages,
         windows: ContextWindows,
         compactor: Compactor,
         *,

@@ -3,5 +3,19 @@ batches, and streaming the answer from the daemon.
 
 Owns: how a request is built and run.
 Must not import: `mcp`, the front ends, or another capability's internals; it may use
-`fleet` (auto-pull) and `conversations` (stored sessions, usage) through their package roots.
+`conversations` (stored sessions, usage) through its package root.
+Other capabilities use what this root exports, never its modules.
 """
+
+from mcp_ollama.generation.checks import KeepAlive, check_keep_alive
+from mcp_ollama.generation.options import PresetBook, ResolvedOptions, validate_options
+from mcp_ollama.generation.runner import call_deadline
+
+__all__ = [
+    "KeepAlive",
+    "PresetBook",
+    "ResolvedOptions",
+    "call_deadline",
+    "check_keep_alive",
+    "validate_options",
+]

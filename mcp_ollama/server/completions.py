@@ -133,4 +133,4 @@ async def complete_model_names(
     state: AppState, partial: str, _arguments: Mapping[str, str]
 ) -> list[str]:
     """Installed model names (from the catalogue's cache when it is fresh)."""
-    return [m.name for m in (await state.service.list_models()).models]
+    return [m.name for m in (await state.service.models.list_models()).models]

@@ -32,7 +32,7 @@ def register_model_resources(mcp: MCPServer[Any]) -> None:
     async def model_details(name: str, ctx: Context) -> str:
         """show_model for `name`, as JSON."""
         try:
-            info = await service_of(ctx).show_model(name)
+            info = await service_of(ctx).models.show_model(name)
         except (ModelNotFoundError, InvalidInputError) as exc:
             raise ResourceNotFoundError(str(exc)) from exc
         except MCPOllamaError as exc:

@@ -135,7 +135,7 @@ def register_benchmark_tools(mcp: MCPServer[Any]) -> None:
         token, prompt-eval and generation tokens/s, durations (mean, median, p95, min, max).
         Sends one progress notification per run; the report is saved for reports://{id}."""
         with tool_errors():
-            return await service_of(ctx).benchmark(
+            return await service_of(ctx).bench.benchmark(
                 model,
                 prompts=prompts,
                 runs=runs,
@@ -166,7 +166,7 @@ def register_benchmark_tools(mcp: MCPServer[Any]) -> None:
         a ranking per metric, and each model's answers for quality review. A model that fails
         is reported as failed; the others still run. The report includes an SVG chart."""
         with tool_errors():
-            return await service_of(ctx).compare(
+            return await service_of(ctx).bench.compare(
                 models,
                 prompts=prompts,
                 runs=runs,

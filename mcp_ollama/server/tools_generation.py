@@ -101,7 +101,7 @@ def register_generation_tools(mcp: MCPServer[Any]) -> None:
         """Generate text with a local Ollama model. Send a progress token to stream progress."""
         with tool_errors():
             service = service_of(ctx)
-            result = await service.generate(
+            result = await service.generation.generate(
                 model,
                 prompt,
                 system=system,
@@ -157,7 +157,7 @@ def register_generation_tools(mcp: MCPServer[Any]) -> None:
         session_id the server stores the conversation and keeps it within the context window."""
         with tool_errors():
             service = service_of(ctx)
-            result = await service.chat(
+            result = await service.generation.chat(
                 model,
                 messages,
                 system=system,
@@ -204,7 +204,7 @@ def register_generation_tools(mcp: MCPServer[Any]) -> None:
     ) -> EmbedResult:
         """Embed texts with a local model; vectors are L2-normalised."""
         with tool_errors():
-            return await service_of(ctx).embed(
+            return await service_of(ctx).generation.embed(
                 model,
                 input,
                 dimensions=dimensions,

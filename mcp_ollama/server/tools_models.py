@@ -47,7 +47,7 @@ def register_model_tools(mcp: MCPServer[Any]) -> None:
     ) -> ModelList:
         """List installed models: size, family, parameters, quantization, context, loaded."""
         with tool_errors(), call_deadline(timeout, "list_local_models", RETRY):
-            return await service_of(ctx).list_models(force_refresh=force_refresh)
+            return await service_of(ctx).models.list_models(force_refresh=force_refresh)
 
     @mcp.tool(annotations=LOCAL_READ)
     async def show_model(
@@ -55,13 +55,13 @@ def register_model_tools(mcp: MCPServer[Any]) -> None:
     ) -> ModelInfo:
         """Show a model's details: context window, capabilities, parameters, template."""
         with tool_errors(), call_deadline(timeout, "show_model", RETRY):
-            return await service_of(ctx).show_model(model)
+            return await service_of(ctx).models.show_model(model)
 
     @mcp.tool(annotations=LOCAL_READ)
     async def list_running_models(ctx: Context[Any, Any], timeout: Timeout = None) -> RunningList:
         """List models loaded in memory now, with their memory use and expiry."""
         with tool_errors(), call_deadline(timeout, "list_running_models", RETRY):
-            return await service_of(ctx).running_models()
+            return await service_of(ctx).models.running_models()
 
     @mcp.tool(annotations=REGISTRY_WRITE)
     async def pull_model(
@@ -74,7 +74,7 @@ def register_model_tools(mcp: MCPServer[Any]) -> None:
     ) -> PullResult:
         """Download a model from the Ollama registry, streaming byte progress."""
         with tool_errors(), call_deadline(timeout, f"pulling '{model}'", PULL_RETRY):
-            return await service_of(ctx).pull(
+            return await service_of(ctx).models.pull(
                 model, insecure=insecure, on_progress=progress_callback(ctx)
             )
 
@@ -89,7 +89,7 @@ def register_model_tools(mcp: MCPServer[Any]) -> None:
     ) -> OperationResult:
         """Copy a model under a new name (overwriting needs destructive operations enabled)."""
         with tool_errors(), call_deadline(timeout, "copy_model", RETRY):
-            return await service_of(ctx).copy(source, destination)
+            return await service_of(ctx).models.copy(source, destination)
 
     @mcp.tool(annotations=LOCAL_DESTRUCTIVE)
     async def delete_model(
@@ -97,7 +97,7 @@ def register_model_tools(mcp: MCPServer[Any]) -> None:
     ) -> OperationResult:
         """Delete an installed model. Disabled unless MCP_OLLAMA_ALLOW_DESTRUCTIVE=true."""
         with tool_errors(), call_deadline(timeout, "delete_model", RETRY):
-            return await service_of(ctx).delete(model)
+            return await service_of(ctx).models.delete(model)
 
     @mcp.tool(annotations=LOCAL_WRITE)
     async def unload_model(
@@ -105,4 +105,4 @@ def register_model_tools(mcp: MCPServer[Any]) -> None:
     ) -> OperationResult:
         """Unload a model from memory now, freeing RAM/VRAM."""
         with tool_errors(), call_deadline(timeout, "unload_model", RETRY):
-            return await service_of(ctx).unload(model)
+            return await service_of(ctx).models.unload(model)

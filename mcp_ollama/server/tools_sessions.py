@@ -98,7 +98,7 @@ def register_session_tools(mcp: MCPServer[Any], settings: Settings) -> None:
         """Run many prompts on one model with bounded concurrency. Each item reports its own
         result or error; progress counts finished items."""
         with tool_errors():
-            return await service_of(ctx).generate_batch(
+            return await service_of(ctx).generation.generate_batch(
                 model,
                 prompts,
                 concurrency=concurrency,

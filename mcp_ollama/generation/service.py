@@ -1,0 +1,294 @@
+"""`GenerationService`: generate, chat, embed and batches as every front end gets them: input
+checked, presets applied, usage counted, with auto-start, busy retries, auto-pull of a missing
+model and the CLI fallback."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from mcp_ollama.conversations import Conversations, UsageLedger
+from mcp_ollama.errors import InvalidInputError
+from mcp_ollama.generation.batch import BatchResult, check_batch, run_batch
+from mcp_ollama.generation.checks import (
+    Format,
+    KeepAlive,
+    check_format,
+    check_images,
+    check_keep_alive,
+    check_size,
+)
+from mcp_ollama.generation.options import PresetBook
+from mcp_ollama.generation.runner import call_deadline, run_chat, run_generate
+from mcp_ollama.generation.skills import SkillBook
+from mcp_ollama.ollama.cli_fallback import OllamaCLI
+from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.names import validate_model_name
+from mcp_ollama.ollama.resilience import ProgressCall, Resilience
+from mcp_ollama.ollama.types import (
+    ChatMessage,
+    ChatRequest,
+    EmbedRequest,
+    GenerateRequest,
+    ThinkLevel,
+)
+from mcp_ollama.progress import ProgressCallback
+from mcp_ollama.results import ChatResult, EmbedResult, GenerationResult, Usage, ns_to_ms
+from mcp_ollama.settings import Settings
+
+__all__ = ["GenerationService"]
+
+Answer = TypeVar("Answer", GenerationResult, ChatResult)
+Puller = Callable[[str, ProgressCallback | None], Awaitable[object]]
+"""Pulls a model (the auto-pull of a missing one), reporting through the callback."""
+
+
+class GenerationService:
+    """Runs a model: one completion, one chat turn, embeddings, or a batch of prompts."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: OllamaClient,
+        *,
+        presets: PresetBook,
+        skills: SkillBook,
+        usage: UsageLedger,
+        conversations: Conversations,
+        resilience: Resilience,
+        cli: OllamaCLI,
+        pull: Puller,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.presets = presets
+        self.skills = skills
+        self.usage = usage
+        self.conversations = conversations
+        self.resilience = resilience
+        self.cli = cli
+        self._pull = pull
+
+    async def generate(
+        self,
+        model: str,
+        prompt: str,
+        *,
+        system: str | None = None,
+        skills: Sequence[str] | None = None,
+        preset: str | None = None,
+        options: dict[str, Any] | None = None,
+        format: Format = None,
+        think: ThinkLevel | None = None,
+        images: Sequence[str] | None = None,
+        suffix: str | None = None,
+        raw: bool | None = None,
+        keep_alive: KeepAlive = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> GenerationResult:
+        """Generate a completion; `skills` are prepended to the system prompt.
+
+        Raises:
+            InvalidInputError: a bad name, option, image, skill or an oversized prompt.
+            ModelNotFoundError: the model is not pulled.
+            OllamaError: the daemon failed.
+        """
+        model = validate_model_name(model)
+        if skills:
+            system = await self.skills.system_message(skills, system)
+        check_size(self.settings, prompt, system, suffix)
+        resolved = self.presets.resolve(model, preset=preset, options=options)
+        request = GenerateRequest(
+            model=model,
+            prompt=prompt,
+            system=system,
+            suffix=suffix,
+            raw=raw,
+            format=check_format(format),
+            images=check_images(self.settings, images),
+            options=resolved.options or None,
+            think=think,
+            keep_alive=check_keep_alive(keep_alive),
+        )
+        deadline = timeout or resolved.timeout
+        return await self._generation(
+            model,
+            lambda progress: run_generate(
+                self.client, request, on_progress=progress, timeout=deadline
+            ),
+            fallback=self.cli.generate_fallback(request, deadline),
+            on_progress=on_progress,
+        )
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        system: str | None = None,
+        session_id: str | None = None,
+        skills: Sequence[str] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        preset: str | None = None,
+        options: dict[str, Any] | None = None,
+        format: Format = None,
+        think: ThinkLevel | None = None,
+        keep_alive: KeepAlive = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ChatResult:
+        """One chat turn over the given history, or, with `session_id`, after the history the
+        server stored for that session (`messages` are then only the new ones).
+
+        Raises:
+            InvalidInputError: a bad name, option, message, skill or an oversized history.
+            ModelNotFoundError: the model is not pulled.
+            OllamaError: the daemon failed.
+        """
+        model = validate_model_name(model)
+        if session_id is None and skills:
+            system = await self.skills.system_message(skills, system)
+        history = list(messages)
+        if system and session_id is None:
+            history = [ChatMessage(role="system", content=system), *history]
+        if not history:
+            raise InvalidInputError("messages is empty: send at least one user message")
+        if len(history) > self.settings.max_messages:
+            raise InvalidInputError(
+                f"{len(history):,} messages is over the limit of {self.settings.max_messages:,} "
+                "per call (MCP_OLLAMA_MAX_MESSAGES); send fewer, or keep the conversation on the "
+                "server with session_id so that only new messages travel."
+            )
+        check_size(
+            self.settings,
+            *(m.content for m in history),
+            *(m.thinking for m in history),
+            system if session_id else None,
+        )
+        check_images(self.settings, [image for m in history for image in m.images or []])
+        resolved = self.presets.resolve(model, preset=preset, options=options)
+        request = ChatRequest(
+            model=model,
+            messages=history,
+            tools=tools or None,
+            format=check_format(format),
+            options=resolved.options or None,
+            think=think,
+            keep_alive=check_keep_alive(keep_alive),
+        )
+
+        deadline = timeout or resolved.timeout
+
+        async def send(request: ChatRequest) -> ChatResult:
+            return await self._generation(
+                model,
+                lambda progress: run_chat(
+                    self.client, request, on_progress=progress, timeout=deadline
+                ),
+                fallback=self.cli.chat_fallback(request, deadline),
+                on_progress=on_progress,
+            )
+
+        if session_id is not None:
+            return await self.conversations.turn(
+                session_id, request, system=system, skills=skills, send=send
+            )
+        return await send(request)
+
+    async def _generation(
+        self,
+        model: str,
+        run: ProgressCall[Answer],
+        *,
+        fallback: ProgressCall[Answer] | None,
+        on_progress: ProgressCallback | None,
+    ) -> Answer:
+        """A generate or chat call as every front end gets it: counted in usage, with
+        auto-start, busy retries, auto-pull of a missing model and the CLI fallback."""
+        return await self.usage.measure(
+            model,
+            lambda: self.resilience.streamed(
+                run,
+                fallback=fallback,
+                on_progress=on_progress,
+                pull=lambda progress: self._pull(model, progress),
+            ),
+        )
+
+    async def embed(
+        self,
+        model: str,
+        texts: str | list[str],
+        *,
+        dimensions: int | None = None,
+        truncate: bool | None = None,
+        keep_alive: KeepAlive = None,
+        timeout: float | None = None,
+    ) -> EmbedResult:
+        """Embed one or many texts.
+
+        Raises:
+            InvalidInputError: a bad name or oversized input.
+            ModelNotFoundError: the model is not pulled.
+        """
+        model = validate_model_name(model)
+        check_size(self.settings, *([texts] if isinstance(texts, str) else texts))
+        request = EmbedRequest(
+            model=model,
+            input=texts,
+            dimensions=dimensions,
+            truncate=truncate,
+            keep_alive=check_keep_alive(keep_alive),
+        )
+        return await self.usage.measure(model, lambda: self._embed(request, timeout))
+
+    async def _embed(self, request: EmbedRequest, timeout: float | None) -> EmbedResult:
+        with call_deadline(timeout, "embed"):
+            response = await self.resilience.call(lambda: self.client.embed(request))
+        vectors = response.embeddings
+        return EmbedResult(
+            model=response.model or request.model,
+            embeddings=vectors,
+            dimensions=len(vectors[0]) if vectors else 0,
+            # /api/embed reports only these counters: there is no eval phase.
+            usage=Usage(
+                prompt_tokens=response.prompt_eval_count or 0,
+                load_ms=ns_to_ms(response.load_duration),
+                total_ms=ns_to_ms(response.total_duration),
+            ),
+        )
+
+    async def generate_batch(
+        self,
+        model: str,
+        prompts: Sequence[str],
+        *,
+        concurrency: int | None = None,
+        system: str | None = None,
+        skills: Sequence[str] | None = None,
+        preset: str | None = None,
+        options: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> BatchResult:
+        """Run many prompts on one model, a bounded number at once; a failed prompt is reported
+        in its item and does not stop the others.
+
+        Raises:
+            InvalidInputError: a bad name, option, skill or batch size (checked once, up front).
+        """
+        model = validate_model_name(model)
+        limit = check_batch(prompts, concurrency, self.settings.max_concurrent_requests)
+        self.presets.resolve(model, preset=preset, options=options)
+        if skills:
+            system = await self.skills.system_message(skills, system)
+        return await run_batch(
+            model,
+            prompts,
+            lambda prompt: self.generate(
+                model, prompt, system=system, preset=preset, options=options, timeout=timeout
+            ),
+            concurrency=limit,
+            on_progress=on_progress,
+        )
