@@ -1,10 +1,7 @@
-"""Hostile input for every tool: hypothesis builds arguments from each tool's `inputSchema`, then
-mutates them (wrong types, ~1 MB strings, control characters and NUL, path-traversal ids, shell
-metacharacters, option-like model names, deep nesting). Every call must end in a tool result or
-a protocol error within a bound, nothing may be written outside the data directory, and no
-`ollama` subprocess may receive an argument that did not pass validation. Resource templates and
-prompts get the same treatment, and raw transports get what no SDK would send (JSON nested 1000
-deep, garbage lines on stdio).
+"""Hostile input for the fuzz tests (test_fuzz_*.py): hypothesis strategies that build arguments
+from each tool's `inputSchema`, then mutate them (wrong types, ~1 MB strings, control characters
+and NUL, path-traversal ids, shell metacharacters, option-like model names, deep nesting), and the
+harness that calls the server with them and checks how each call ended.
 
 The in-memory client runs in a blocking portal so that hypothesis (which is synchronous) can
 drive one live server per protocol era for the whole run instead of one per example.
@@ -12,35 +9,21 @@ drive one live server per protocol era for the whole run instead of one per exam
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import anyio
-import httpx2
-import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from anyio.streams.buffered import BufferedByteReceiveStream
 from hypothesis import HealthCheck, given, note
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from mcp import Client, MCPError
-from mcp.types import CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Tool
+from mcp.types import CallToolResult, Tool
 
-from mcp_ollama.names import validate_model_name
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
-from tests.conftest import FakeCLI
-from tests.fake_ollama import FakeOllama, FakeServerHandle
-from tests.test_transports import INITIALIZE, MCP_HEADERS, child_env, serving
 
 MODES = ("auto", "legacy")
 CALL_TIMEOUT = 30.0  # a bound for "never hangs", far above any legitimate call on the fake
@@ -262,37 +245,6 @@ def assert_handled(name: str, outcome: CallToolResult | MCPError) -> None:
         assert "Traceback" not in text
 
 
-def snapshot(root: Path, skip: Path) -> set[str]:
-    """Every path under `root` (relative), except what lies under `skip`."""
-    return {
-        str(path.relative_to(root))
-        for path in root.rglob("*")
-        if path != skip and skip not in path.parents
-    }
-
-
-DATA_ENTRIES = re.compile(
-    r"^(sessions\.db(-wal|-shm|-journal)?"
-    r"|cache|cache/\.?models\.json[.\w-]*"
-    r"|reports|reports/\.?(bench|compare)-\d{8}-\d{6}-[0-9a-f]{6}\.(json|md|svg)[.\w-]*"
-    r"|outputs|outputs/\.?output-\d{8}-\d{6}-[0-9a-f]{6}\.json[.\w-]*"
-    r"|configs|configs/\.?config-\d{8}-\d{6}-[0-9a-f]{6}\.(toml|json)[.\w-]*"
-    r"|logs|skills|\.health-check[\w.-]*)$"
-)
-
-
-def assert_data_dir_clean(data_dir: Path) -> None:
-    """Only the files the server names itself, in their own folders."""
-    if not data_dir.exists():
-        return
-    unexpected = [
-        str(path.relative_to(data_dir))
-        for path in data_dir.rglob("*")
-        if not DATA_ENTRIES.fullmatch(path.relative_to(data_dir).as_posix())
-    ]
-    assert unexpected == []
-
-
 def fuzz_settings(examples: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Per-test hypothesis settings: no deadline (calls do I/O), no example database."""
     return hypothesis_settings(
@@ -317,7 +269,7 @@ def fuzz_tool(
     @fuzz_settings(examples)
     @given(mode=st.sampled_from(MODES), arguments=hostile_arguments(tool))
     def survives(mode: str, arguments: dict[str, Any]) -> None:
-        note(f"{tool.name} in {mode}: {_preview(arguments)}")
+        note(f"{tool.name} in {mode}: {preview(arguments)}")
         outcome = portal.call(bounded_call, clients[mode], tool.name, arguments)
         assert_handled(tool.name, outcome)
         if isinstance(outcome, MCPError):
@@ -329,332 +281,7 @@ def fuzz_tool(
     return outcomes
 
 
-# -- every tool, in memory --------------------------------------------------------------------
-
-
-def test_every_tool_answers_hostile_arguments_with_a_result_or_protocol_error(
-    settings: Settings, fake: FakeOllama, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    configured = settings.model_copy(update={"allow_destructive": True})
-    data_dir = configured.data_dir
-    # A relative path or a `~` built from input would land in these, inside the snapshot.
-    for name in ("cwd", "home"):
-        (tmp_path / name).mkdir()
-    monkeypatch.chdir(tmp_path / "cwd")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    before = snapshot(tmp_path, data_dir)
-    with portal_clients(configured) as (portal, clients):
-        tools = portal.call(clients["auto"].list_tools).tools
-        assert len(tools) > 20  # an empty or half-registered server must not pass as "safe"
-
-        outcomes: dict[str, Counter[str]] = {}
-        for tool in tools:
-            fake.reset()  # an earlier tool's fuzz may have deleted or replaced the models
-            fake.tokens_per_second = 0  # as fast as possible: the fuzz is about input, not speed
-            fake.max_answer_tokens = 64  # a valid num_predict of 32768 must not time out
-            outcomes[tool.name] = fuzz_tool(portal, clients, tool, examples=25)
-        # The strategies reach past validation: some hostile-looking calls do real work.
-        assert sum(count["ok"] for count in outcomes.values()) > len(tools)
-        # ... and every tool with required arguments refused some of what it got.
-        never_refused = {
-            name for name, count in outcomes.items() if count["ok"] == sum(count.values())
-        }
-        assert not never_refused & {t.name for t in tools if t.input_schema.get("required")}
-
-        fake.reset()  # the fuzz may have deleted or copied over the models
-
-        # The server still serves an ordinary call in both eras.
-        for client in clients.values():
-            for name, arguments in [
-                ("list_local_models", {}),
-                ("generate_text", {"model": "llama3.2:1b", "prompt": "still there?"}),
-            ]:
-                outcome = portal.call(bounded_call, client, name, arguments)
-                assert isinstance(outcome, CallToolResult)
-                assert not outcome.is_error, outcome.content
-    assert snapshot(tmp_path, data_dir) == before
-    assert_data_dir_clean(data_dir)
-
-
-def _preview(arguments: dict[str, Any]) -> str:
+def preview(arguments: dict[str, Any]) -> str:
+    """`arguments` as text for a hypothesis note, cut to 400 characters."""
     text = repr(arguments)
     return text if len(text) < 400 else text[:400] + f"... ({len(text)} chars)"
-
-
-# -- resources and prompts -------------------------------------------------------------------
-
-RESOURCE_CRASH = ("Error reading resource", "Error creating resource from template")
-_TEMPLATE_VARIABLE = re.compile(r"\{\+?(\w+)\}")
-
-
-def uri_parts() -> st.SearchStrategy[str]:
-    """A template variable's value, percent-encoded whole or with its slashes and dots kept."""
-    return st.builds(
-        lambda value, safe: quote(value, safe=safe),
-        # No megabyte strings: a URI that long says nothing a long argument does not.
-        st.one_of(
-            st.sampled_from(VALID_MODELS),
-            st.sampled_from(HOSTILE_TEXT),
-            st.text(TEXT_ALPHABET, max_size=40),
-        ),
-        st.sampled_from(["", "/.", "/.%"]),
-    )
-
-
-async def bounded_read(client: Client, uri: str) -> ReadResourceResult | MCPError:
-    """The resource's contents, or the protocol error the read ended in; a hang fails."""
-    with anyio.fail_after(CALL_TIMEOUT):
-        try:
-            return await client.read_resource(uri)
-        except MCPError as exc:
-            return exc
-
-
-async def bounded_prompt(
-    client: Client, name: str, arguments: dict[str, str]
-) -> GetPromptResult | MCPError:
-    """The rendered prompt, or the protocol error it ended in; a hang fails."""
-    with anyio.fail_after(CALL_TIMEOUT):
-        try:
-            return await client.get_prompt(name, arguments)
-        except MCPError as exc:
-            return exc
-
-
-def fuzz_template(portal: BlockingPortal, clients: dict[str, Client], pattern: str) -> None:
-    """Read URIs built from `pattern` with hostile variable values."""
-
-    @fuzz_settings(12)
-    @given(mode=st.sampled_from(MODES), parts=st.lists(uri_parts(), min_size=3, max_size=3))
-    def reads(mode: str, parts: list[str]) -> None:
-        values = iter(parts)
-        uri = _TEMPLATE_VARIABLE.sub(lambda _: next(values), pattern)
-        note(uri[:300])
-        outcome = portal.call(bounded_read, clients[mode], uri)
-        if isinstance(outcome, MCPError):
-            # The SDK's words for an unexpected exception in a resource (ours say what to do).
-            assert not outcome.message.startswith(RESOURCE_CRASH), "the resource crashed"
-        else:
-            assert "root:x:0:0" not in repr(outcome.contents)  # no /etc/passwd through a path
-
-    reads()
-
-
-def fuzz_prompt(portal: BlockingPortal, clients: dict[str, Client], prompt: Prompt) -> None:
-    """Render `prompt` with hostile argument values (some arguments left out)."""
-    names = [argument.name for argument in prompt.arguments or []]
-
-    @fuzz_settings(12)
-    @given(
-        mode=st.sampled_from(MODES),
-        arguments=st.fixed_dictionaries({}, optional={n: hostile_strings() for n in names}),
-    )
-    def renders(mode: str, arguments: dict[str, str]) -> None:
-        note(f"{prompt.name}: {_preview(arguments)}")
-        outcome = portal.call(bounded_prompt, clients[mode], prompt.name, arguments)
-        if isinstance(outcome, MCPError):
-            assert not outcome.message.startswith("Error rendering prompt"), "the prompt crashed"
-
-    renders()
-
-
-def test_every_resource_template_and_prompt_answers_hostile_input(settings: Settings) -> None:
-    with portal_clients(settings) as (portal, clients):
-        templates = portal.call(clients["auto"].list_resource_templates).resource_templates
-        prompts = portal.call(clients["auto"].list_prompts).prompts
-        assert len(templates) >= 5
-        assert len(prompts) >= 3
-        for template in templates:
-            fuzz_template(portal, clients, template.uri_template)
-        for prompt in prompts:
-            fuzz_prompt(portal, clients, prompt)
-
-
-# -- subprocesses -----------------------------------------------------------------------------
-
-ARGV_MODEL_COMMANDS = frozenset({"run", "show", "pull", "rm", "cp", "stop"})
-GO_DURATION = re.compile(r"^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$")
-
-
-def assert_argv_validated(argv: list[str]) -> None:
-    """The subcommand's model arguments pass the validator; option values are well formed."""
-    command, *rest = argv
-    if command in ARGV_MODEL_COMMANDS:
-        models = [a for a in rest if not a.startswith("-")][: 2 if command == "cp" else 1]
-        assert models, argv
-        assert rest[: len(models)] == models, "the model comes first, before any option"
-        for model in models:
-            assert validate_model_name(model) == model
-    for index, arg in enumerate(rest):
-        assert "\x00" not in arg
-        if index and rest[index - 1] == "--keepalive":
-            assert GO_DURATION.fullmatch(arg), argv
-        elif index and rest[index - 1] == "--format":
-            assert arg == "json" or isinstance(json.loads(arg), dict), argv
-        elif arg.startswith("-"):
-            assert arg.split("=", 1)[0] in {
-                "--nowordwrap",
-                "--hidethinking",
-                "--insecure",
-                "--think",
-                "--keepalive",
-                "--format",
-                "--verbose",
-            }, argv
-
-
-CLI_TOOLS = ("generate_text", "chat", "show_model", "pull_model", "list_local_models")
-
-
-def test_no_ollama_subprocess_gets_an_unvalidated_argument(
-    settings: Settings, fake: FakeOllama, fake_cli: FakeCLI
-) -> None:
-    # Every daemon route the CLI stands in for answers 500, so each valid call falls back to
-    # a real `ollama` subprocess (the fake, which records its argv).
-    fake.set_fault("http_500", paths=["/api/generate", "/api/chat", "/api/show", "/api/pull"])
-    configured = settings.model_copy(update={"cli_fallback": True, "cli_timeout": 20})
-    with portal_clients(configured) as (portal, clients):
-        tools = {t.name: t for t in portal.call(clients["auto"].list_tools).tools}
-        for name in CLI_TOOLS:
-            fuzz_tool(portal, clients, tools[name], examples=10)
-        # Valid calls with option-like companions reach the CLI with their options in place.
-        portal.call(
-            bounded_call,
-            clients["legacy"],
-            "generate_text",
-            {"model": "llama3.2:1b", "prompt": "--help", "keep_alive": "-1m", "format": "json"},
-        )
-    calls = fake_cli.calls()
-    assert {call[0] for call in calls} >= {"run", "show", "pull"}  # the fallback did run
-    assert any(call[0] == "run" and "--keepalive" in call for call in calls)
-    for argv in calls:
-        assert_argv_validated(argv)
-
-
-def test_hostile_keep_alive_values_never_reach_the_daemon_or_a_subprocess(
-    settings: Settings, fake: FakeOllama
-) -> None:
-    with portal_clients(settings) as (portal, clients):
-        # (NaN and infinity cannot travel: the SDK's JSON turns them into null.)
-        for value in ["--help", "; rm -rf /", "5m\x00", "10", "abc", "-rf"]:
-            arguments = {"model": "llama3.2:1b", "prompt": "hi", "keep_alive": value}
-            outcome = portal.call(bounded_call, clients["auto"], "generate_text", arguments)
-            assert isinstance(outcome, CallToolResult)
-            assert outcome.is_error, value
-            assert "keep_alive" in outcome.content[0].text  # type: ignore[union-attr]
-        for value in ["5m", "1h30m", "0", "-1m", 0, -1, 300.5]:
-            arguments = {"model": "llama3.2:1b", "prompt": "hi", "keep_alive": value}
-            outcome = portal.call(bounded_call, clients["auto"], "generate_text", arguments)
-            assert isinstance(outcome, CallToolResult)
-            assert not outcome.is_error, (value, outcome.content)
-    sent = [r.body.get("keep_alive") for r in fake.requests_to("/api/generate")]
-    assert sent == ["5m", "1h30m", "0", "-1m", 0, -1, 300.5]
-
-
-# -- raw JSON nobody's SDK would send ---------------------------------------------------------
-
-
-def deep_json(depth: int) -> str:
-    """JSON text of `nested(depth)`, built by hand: Python's encoder would recurse too deeply."""
-    opening = "".join('{"a":' if level % 2 else "[" for level in reversed(range(depth)))
-    closing = "".join("}" if level % 2 else "]" for level in range(depth))
-    return f'{opening}"x"{closing}'
-
-
-@pytest.mark.anyio
-async def test_arguments_nested_a_thousand_levels_deep_get_an_error_not_a_crash(
-    settings: Settings,
-) -> None:
-    call = {
-        "jsonrpc": "2.0",
-        "id": 2,
-        "method": "tools/call",
-        "params": {
-            "name": "generate_text",
-            "arguments": {"model": "llama3.2:1b", "prompt": "hi", "format": "__DEEP__"},
-        },
-    }
-    body = json.dumps(call).replace('"__DEEP__"', deep_json(1000)).encode()
-    assert json.loads(body.decode().replace(deep_json(1000), "0"))  # the rest is well formed
-    async with serving(settings) as base, httpx2.AsyncClient(timeout=30) as http:
-        with anyio.fail_after(CALL_TIMEOUT):
-            init = await http.post(f"{base}/mcp", json=INITIALIZE, headers=MCP_HEADERS)
-            assert init.status_code == 200
-            headers = {**MCP_HEADERS, "MCP-Protocol-Version": "2025-11-25"}
-            if "mcp-session-id" in init.headers:
-                headers["MCP-Session-Id"] = init.headers["mcp-session-id"]
-            response = await http.post(f"{base}/mcp", content=body, headers=headers)
-            async with Client(f"{base}/mcp") as client:
-                result = await client.call_tool("list_local_models", {})
-    assert response.status_code < 500
-    assert '"error"' in response.text or '"isError":true' in response.text
-    assert not result.is_error
-
-
-def test_configuration_text_nested_thousands_deep_is_refused_not_a_crash(
-    settings: Settings,
-) -> None:
-    texts = {
-        "toml": "a = " + "[" * 5000 + "]" * 5000,
-        "json": '{"presets": ' + "[" * 50_000 + "]" * 50_000 + "}",
-    }
-    with portal_clients(settings) as (portal, clients):
-        for tool in ("validate_config", "import_config"):
-            for format, content in texts.items():
-                arguments = {"content": content, "format": format}
-                outcome = portal.call(bounded_call, clients["legacy"], tool, arguments)
-                assert isinstance(outcome, CallToolResult)
-                assert_handled(tool, outcome)
-                assert "nested more than" in outcome.content[0].text  # type: ignore[union-attr]
-
-
-@pytest.mark.anyio
-async def test_stdio_survives_garbage_lines_and_answers_the_next_request(
-    fake_ollama: FakeServerHandle, tmp_path: Path
-) -> None:
-    garbage = [
-        b"not json at all",
-        b"\x00\x01\x02\xff\xfe",  # not even UTF-8
-        b'{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": ' + b"[" * 5000,
-        deep_json(1000).encode(),
-        b'{"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": 5}}',
-        b'{"jsonrpc": "2.0", "id": 9, "method": "no/such/method"}',
-        b"[" + b"1," * 100_000 + b"1]",
-    ]
-    stderr_path = tmp_path / "stderr.log"
-    with stderr_path.open("w", encoding="utf-8") as errlog, anyio.fail_after(60):
-        process = await anyio.open_process(
-            [sys.executable, "-m", "mcp_ollama"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=errlog,
-            env={"PATH": os.environ["PATH"], **child_env(fake_ollama, tmp_path)},
-        )
-        async with process:
-            assert process.stdin is not None
-            assert process.stdout is not None
-            stdout = BufferedByteReceiveStream(process.stdout)
-            send = process.stdin.send
-
-            async def until_response(request_id: int) -> dict[str, Any]:
-                while True:
-                    message = json.loads(await stdout.receive_until(b"\n", 10_000_000))
-                    if message.get("id") == request_id:
-                        return dict(message)
-
-            await send(json.dumps(INITIALIZE).encode() + b"\n")
-            await until_response(1)
-            await send(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
-            for line in garbage:
-                await send(line + b"\n")
-            call = {
-                "jsonrpc": "2.0",
-                "id": 10,
-                "method": "tools/call",
-                "params": {"name": "list_local_models", "arguments": {}},
-            }
-            await send(json.dumps(call).encode() + b"\n")
-            answer = await until_response(10)
-            await process.stdin.aclose()
-            assert await process.wait() == 0
-    assert answer["result"]["isError"] is False
