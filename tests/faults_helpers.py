@@ -1,0 +1,102 @@
+"""The fault matrix's common ground (test_faults_*.py): a fresh server per connection, and a data
+directory in which a server saved one of everything (an output, a report, a session, the model
+cache), with the check that none of it was lost.
+
+A test module binds the fixtures as module globals (`saved = faults_helpers.saved`, and so on);
+the template is then made once per module.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+
+import mcp_ollama.storage
+from mcp_ollama.server import build_server
+from mcp_ollama.settings import Settings
+from tests.fake_ollama import FakeOllama, serve_fake_ollama
+from tests.mcp_helpers import isolated_settings, ok
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODEL = "llama3.2:1b"
+SESSION = "kept-session"
+GENERATE = {"model": MODEL, "prompt": "Say hi"}
+
+
+@asynccontextmanager
+async def connect(settings: Settings) -> AsyncIterator[Client]:
+    """A fresh server (fresh lifespan, caches and database connection) and a client for it."""
+    async with Client(build_server(settings), mode="legacy") as client:
+        yield client
+
+
+class Saved:
+    """What a data directory held before a fault: every file's bytes, and the session."""
+
+    def __init__(self, data_dir: Path, files: dict[str, bytes], messages: list[str]) -> None:
+        self.data_dir = data_dir
+        self.files = files
+        self.messages = messages
+
+    async def assert_intact(self, client: Client | None = None) -> None:
+        """Every saved file unchanged, no temporary file, and (given a client) the session."""
+        for name, content in self.files.items():
+            assert (self.data_dir / name).read_bytes() == content, f"{name} changed"
+        assert temp_files(self.data_dir) == []
+        if client is not None:
+            session = ok(await client.call_tool("get_session", {"session_id": SESSION}))
+            assert [m["content"] for m in session["messages"]] == self.messages
+
+
+def temp_files(data_dir: Path) -> list[Path]:
+    return sorted(p for p in data_dir.rglob(f"*{mcp_ollama.storage.TEMP_SUFFIX}"))
+
+
+def snapshot(data_dir: Path) -> dict[str, bytes]:
+    """Saved outputs and reports by path; the database and cache change legitimately."""
+    return {
+        str(path.relative_to(data_dir)): path.read_bytes()
+        for folder in ("outputs", "reports")
+        for path in sorted((data_dir / folder).iterdir())
+    }
+
+
+async def save_everything(client: Client, data_dir: Path) -> Saved:
+    """A saved output, a benchmark report, a stored session and the model cache."""
+    ok(await client.call_tool("generate_text", {**GENERATE, "save_output": True}))
+    benchmark = {"model": MODEL, "prompts": ["Count to three"], "runs": 1, "warmup": 0}
+    assert ok(await client.call_tool("benchmark_model", benchmark))["report_id"]
+    chat = {"model": MODEL, "messages": [{"role": "user", "content": "Hello"}]}
+    reply = ok(await client.call_tool("chat", {**chat, "session_id": SESSION}))
+    ok(await client.call_tool("list_local_models", {}))
+    assert (data_dir / "cache" / "models.json").is_file()
+    return Saved(data_dir, snapshot(data_dir), ["Hello", reply["message"]["content"]])
+
+
+@pytest.fixture(scope="module")
+def saved_template(tmp_path_factory: pytest.TempPathFactory) -> Saved:
+    """A data directory in which a server saved one of everything, made once per module."""
+    directory = tmp_path_factory.mktemp("faults")
+    with serve_fake_ollama(FakeOllama()) as daemon:
+        settings = isolated_settings(
+            directory, host=daemon.url, auto_start=False, cli_fallback=False
+        )
+
+        async def save() -> Saved:
+            async with connect(settings) as client:
+                return await save_everything(client, settings.data_dir)
+
+        return anyio.run(save)
+
+
+@pytest.fixture
+def saved(saved_template: Saved, settings: Settings) -> Saved:
+    """This test's data directory: a copy of the template (the database closed cleanly)."""
+    shutil.copytree(saved_template.data_dir, settings.data_dir)
+    return Saved(settings.data_dir, saved_template.files, saved_template.messages)
