@@ -1,5 +1,9 @@
-"""The MCP layer: `build_server()` wires the core into an `MCPServer`. Only this package (and
-`mcp_ollama.cli`) imports `mcp`."""
+"""The MCP front end: `build_server()` wires the core into an `MCPServer` (tools, resources,
+prompts, completions, transports). Only this folder imports `mcp`, and it stays thin: the work
+is done by `OllamaService`.
+
+Must not import: `cli/` (the other front end) or the HTTP library.
+"""
 
 from __future__ import annotations
 
