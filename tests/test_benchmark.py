@@ -7,14 +7,8 @@ from collections.abc import Callable
 import anyio
 import pytest
 
-from mcp_ollama.bench.benchmark import (
-    BUILTIN_SUITE,
-    BenchmarkPlan,
-    BenchmarkPrompt,
-    build_prompts,
-    compare_models,
-    run_benchmark,
-)
+from mcp_ollama.bench.benchmark import compare_models, run_benchmark
+from mcp_ollama.bench.suite import BUILTIN_SUITE, BenchmarkPlan, BenchmarkPrompt, build_prompts
 from mcp_ollama.errors import InvalidInputError, InvalidOptionError, PresetNotFoundError
 from mcp_ollama.generation.options import PresetBook, ResolvedOptions
 from mcp_ollama.ollama.client import OllamaClient

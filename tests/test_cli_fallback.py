@@ -13,7 +13,8 @@ from mcp_ollama.errors import (
     OllamaCLIError,
     OllamaStartupError,
 )
-from mcp_ollama.ollama.cli_fallback import OllamaCLI, parse_list, parse_size, terminal_lines
+from mcp_ollama.ollama.cli_fallback import OllamaCLI
+from mcp_ollama.ollama.cli_output import parse_list, parse_size, terminal_lines
 from mcp_ollama.ollama.types import ChatMessage
 from mcp_ollama.settings import Settings
 from tests.conftest import FakeCLI

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from mcp_ollama import storage
-from mcp_ollama.bench.benchmark import (
-    BenchmarkPrompt,
+from mcp_ollama.bench.metrics import (
     BenchmarkResult,
     ComparisonResult,
     ModelOutcome,
@@ -21,6 +20,7 @@ from mcp_ollama.bench.benchmark import (
     summarize,
 )
 from mcp_ollama.bench.reports import ReportStore
+from mcp_ollama.bench.suite import BenchmarkPrompt
 from mcp_ollama.errors import InvalidInputError, ReportNotFoundError, StorageError
 from mcp_ollama.results import GenerationResult
 

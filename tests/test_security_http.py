@@ -21,7 +21,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from mcp_ollama.cli import main
-from mcp_ollama.server.transports import BearerTokenMiddleware
+from mcp_ollama.server.http_security import BearerTokenMiddleware
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeServerHandle
 from tests.mcp_helpers import free_port

@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from mcp_ollama.cli.main import _given_flags, _parser
-from mcp_ollama.settings import Settings, parse_host
+from mcp_ollama.hosts import parse_host
+from mcp_ollama.settings import Settings
 
 
 @pytest.mark.parametrize(

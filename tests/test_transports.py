@@ -28,7 +28,8 @@ from pydantic import SecretStr
 from mcp_ollama import __version__
 from mcp_ollama.errors import SettingsError
 from mcp_ollama.server import build_server
-from mcp_ollama.server.transports import check_bind, http_app, transport_security, uvicorn_config
+from mcp_ollama.server.http_security import check_bind, transport_security
+from mcp_ollama.server.transports import http_app, uvicorn_config
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama, FakeServerHandle
 from tests.mcp_helpers import ProgressLog, call_every_tool, poll

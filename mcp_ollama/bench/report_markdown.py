@@ -6,10 +6,9 @@ import json
 import re
 from collections.abc import Sequence
 
-from mcp_ollama.bench.benchmark import (
+from mcp_ollama.bench.metrics import (
     METRIC_LABELS,
     METRICS,
-    BenchmarkPrompt,
     BenchmarkResult,
     ComparisonResult,
     MetricStats,
@@ -17,6 +16,7 @@ from mcp_ollama.bench.benchmark import (
     RunMetrics,
     metric_value,
 )
+from mcp_ollama.bench.suite import BenchmarkPrompt
 
 __all__ = ["benchmark_markdown", "comparison_markdown", "number"]
 

@@ -33,8 +33,8 @@ from typing import Any, Literal
 import structlog
 from pydantic import BaseModel, Field
 
-from mcp_ollama.bench.benchmark import BenchmarkResult, ComparisonResult, metric_value
 from mcp_ollama.bench.charts import ChartRow, comparison_chart
+from mcp_ollama.bench.metrics import BenchmarkResult, ComparisonResult, metric_value
 from mcp_ollama.bench.report_markdown import benchmark_markdown, comparison_markdown
 from mcp_ollama.errors import ReportNotFoundError, StorageError
 from mcp_ollama.storage import atomic_write_text, check_id, json_text

@@ -9,15 +9,10 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from mcp_ollama.bench.benchmark import (
-    BenchmarkPlan,
-    BenchmarkResult,
-    ComparisonResult,
-    build_prompts,
-    compare_models,
-    run_benchmark,
-)
+from mcp_ollama.bench.benchmark import compare_models, run_benchmark
+from mcp_ollama.bench.metrics import BenchmarkResult, ComparisonResult
 from mcp_ollama.bench.reports import ReportStore
+from mcp_ollama.bench.suite import BenchmarkPlan, build_prompts
 from mcp_ollama.errors import InvalidInputError
 from mcp_ollama.generation import (
     KeepAlive,

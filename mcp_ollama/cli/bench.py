@@ -20,7 +20,7 @@ from mcp_ollama.errors import InvalidInputError, MCPOllamaError
 from mcp_ollama.settings import Settings
 
 if TYPE_CHECKING:
-    from mcp_ollama.bench.benchmark import BenchmarkResult, ComparisonResult
+    from mcp_ollama.bench.metrics import BenchmarkResult, ComparisonResult
     from mcp_ollama.service import OllamaService
 
 # The service and benchmark modules are imported inside the commands that use them: every
@@ -79,7 +79,7 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def benchmark_table(result: BenchmarkResult) -> str:
     """A benchmark's aggregates: one row per metric."""
-    from mcp_ollama.bench.benchmark import METRIC_LABELS, METRICS
+    from mcp_ollama.bench.metrics import METRIC_LABELS, METRICS
     from mcp_ollama.bench.report_markdown import number
 
     rows = []
@@ -105,7 +105,7 @@ _SHORT = {
 
 def comparison_table(result: ComparisonResult) -> str:
     """A comparison: one row per model (medians), then the winner of each metric."""
-    from mcp_ollama.bench.benchmark import METRIC_LABELS, METRICS, metric_value
+    from mcp_ollama.bench.metrics import METRIC_LABELS, METRICS, metric_value
     from mcp_ollama.bench.report_markdown import number
 
     rows = [

@@ -112,7 +112,8 @@ def _serve(settings: Settings) -> int:
         # has been opened that needs closing yet.
         signal.signal(signal.SIGTERM, _exit_before_serving)
     from mcp_ollama.server import build_server
-    from mcp_ollama.server.transports import check_bind, serve
+    from mcp_ollama.server.http_security import check_bind
+    from mcp_ollama.server.transports import serve
 
     try:
         check_bind(settings)

@@ -27,6 +27,7 @@ from mcp_ollama.errors import (
     OllamaStallError,
     OllamaTimeoutError,
 )
+from mcp_ollama.hosts import is_loopback_url
 from mcp_ollama.ollama.types import (
     ChatChunk,
     ChatRequest,
@@ -40,7 +41,7 @@ from mcp_ollama.ollama.types import (
     ShowResponse,
     VersionInfo,
 )
-from mcp_ollama.settings import Settings, is_loopback_url
+from mcp_ollama.settings import Settings
 
 __all__ = ["OllamaClient", "iter_ndjson"]
 

@@ -9,15 +9,9 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from mcp_ollama.bench.benchmark import (
-    MAX_MODELS,
-    MAX_PROMPTS,
-    MAX_RUNS,
-    MAX_WARMUP,
-    BenchmarkResult,
-    ComparisonResult,
-)
+from mcp_ollama.bench.metrics import BenchmarkResult, ComparisonResult
 from mcp_ollama.bench.reports import ReportKind, ReportList
+from mcp_ollama.bench.suite import MAX_MODELS, MAX_PROMPTS, MAX_RUNS, MAX_WARMUP
 from mcp_ollama.errors import InvalidInputError
 from mcp_ollama.generation.options import Preset
 from mcp_ollama.generation.presets_config import (
