@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx2
 import pytest
-import uvicorn
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
@@ -27,11 +23,10 @@ from pydantic import SecretStr
 
 from mcp_ollama import __version__
 from mcp_ollama.errors import SettingsError
-from mcp_ollama.server import build_server
 from mcp_ollama.server.http_security import check_bind, transport_security
-from mcp_ollama.server.transports import http_app, uvicorn_config
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama, FakeServerHandle
+from tests.http_helpers import serving
 from tests.mcp_helpers import ProgressLog, call_every_tool, poll
 
 pytestmark = pytest.mark.anyio
@@ -54,22 +49,6 @@ MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": 
 def http_settings(settings: Settings) -> Settings:
     """The fake daemon's settings, with destructive tools on so every tool can be called."""
     return settings.model_copy(update={"allow_destructive": True})
-
-
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[str]:
-    """Serve the configured HTTP transport on a free loopback port; yields its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn_config(http_app(build_server(settings), settings), settings))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve, [sock])
-        await poll(lambda: server.started)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
 
 
 def child_env(fake_ollama: FakeServerHandle, tmp_path: Path, **extra: str) -> dict[str, str]:

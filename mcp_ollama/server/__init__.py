@@ -22,6 +22,7 @@ from mcp_ollama.server.completions import completion_registry
 from mcp_ollama.server.prompts import register_prompts
 from mcp_ollama.server.resources import register_resources
 from mcp_ollama.server.resources_models import register_model_resources
+from mcp_ollama.server.shared_state import SharedState
 from mcp_ollama.server.tools_benchmark import register_benchmark_tools
 from mcp_ollama.server.tools_generation import register_generation_tools
 from mcp_ollama.server.tools_health import register_health_tools
@@ -56,7 +57,7 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
     reports = ReportStore(settings.data_dir, retention=settings.report_retention)
 
     @asynccontextmanager
-    async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+    async def open_state() -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
             ollama = client
             if ollama is None:
@@ -73,16 +74,19 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
             service.catalog.attach(background)
             service.usage.attach(background)
             # Completion handlers get no request context: they reach the state through this.
-            stack.enter_context(completion_registry(server).bound(state))
+            stack.enter_context(completion_registry(mcp).bound(state))
             yield state
 
+    # One state for every connection of an HTTP app (see `shared_state`).
+    shared = SharedState(open_state)
     mcp: MCPServer[AppState] = MCPServer(
         "mcp-ollama",
         title="Ollama",
         instructions=INSTRUCTIONS,
         version=__version__,
-        lifespan=lifespan,
+        lifespan=shared.connection,
     )
+    shared.register(mcp)
     register_generation_tools(mcp)
     register_model_tools(mcp)
     register_health_tools(mcp)

@@ -40,6 +40,7 @@ from mcp_ollama.server.http_security import (
     check_bind,
     transport_security,
 )
+from mcp_ollama.server.shared_state import hold_state
 from mcp_ollama.settings import Settings
 
 __all__ = [
@@ -78,6 +79,8 @@ def http_app(mcp: MCPServer[Any], settings: Settings) -> Starlette:
             transport_security=security,
             max_request_body_size=settings.max_body_bytes,
         )
+        # The SDK opens a lifespan per SSE connection: the app holds one state for them all.
+        app.router.lifespan_context = lambda _app: hold_state(mcp)
     else:
         app = mcp.streamable_http_app(
             streamable_http_path=MCP_PATH,

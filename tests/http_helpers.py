@@ -1,0 +1,33 @@
+"""Serving the real server over an HTTP transport inside the test's event loop."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import uvicorn
+
+from mcp_ollama.server import build_server
+from mcp_ollama.server.transports import http_app, uvicorn_config
+from mcp_ollama.settings import Settings
+from tests.mcp_helpers import poll
+
+__all__ = ["serving"]
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[str]:
+    """Serve the configured HTTP transport on a free loopback port; yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn_config(http_app(build_server(settings), settings), settings))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve, [sock])
+        await poll(lambda: server.started)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
