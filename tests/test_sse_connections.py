@@ -56,14 +56,16 @@ async def test_one_sse_client_leaving_does_not_stop_the_daemon_another_is_genera
                             )
                         )
 
-                    async with anyio.create_task_group() as tg:
-                        async with Client(sse_client(url)) as first:  # type: ignore[arg-type]
-                            ok(await first.call_tool("list_local_models", {}))  # starts it
-                            pid_file = settings.data_dir / "logs" / "ollama-serve.pid"
-                            daemon = psutil.Process(int(pid_file.read_text(encoding="utf-8")))
-                            tg.start_soon(generate)
-                            await streaming.wait()
-                        # `first` is gone while `second` is still generating.
+                    # `first` leaves (the inner context) while `second` is still generating.
+                    async with (
+                        anyio.create_task_group() as tg,
+                        Client(sse_client(url)) as first,  # type: ignore[arg-type]
+                    ):
+                        ok(await first.call_tool("list_local_models", {}))  # starts the daemon
+                        pid_file = settings.data_dir / "logs" / "ollama-serve.pid"
+                        daemon = psutil.Process(int(pid_file.read_text(encoding="utf-8")))
+                        tg.start_soon(generate)
+                        await streaming.wait()
                     assert ok(answers[0])["text"]
                     assert daemon.is_running()
                     ok(await second.call_tool("list_local_models", {}))
