@@ -1,15 +1,20 @@
 """The errors mcp-ollama raises on purpose.
 
-Every message is written for whoever acts on it, usually an AI agent, and says what to do next.
+Every message is written for whoever acts on it, usually an AI agent: what happened, then the one
+next step that fits. `for_person()` words the same error for a person at a terminal (the human
+CLI), and `OllamaError.what` is what happened alone, for an error that wraps another.
 
 ```
 MCPOllamaError                      base of everything we raise on purpose
 ├── OllamaError                     talking to the Ollama daemon failed
 │   ├── OllamaConnectionError       cannot connect (says how to start Ollama)
+│   │   ├── OllamaHostNotFoundError the host name in OLLAMA_HOST does not resolve
+│   │   └── OllamaDisconnectedError the daemon closed the connection mid-response
 │   ├── OllamaTimeoutError          connect or read timed out
 │   │   └── OllamaStallError        a stream sent nothing for the stall timeout
 │   ├── OllamaResponseError         non-2xx, or a mid-stream {"error": ...} line
-│   │   └── ModelNotFoundError      404 for a model name; .model
+│   │   ├── ModelNotFoundError      404 for a model name; .model, .installed
+│   │   └── NotOllamaError          something that is not Ollama answered at OLLAMA_HOST
 │   ├── MalformedResponseError      the daemon sent something that is not its API
 │   ├── GenerationInterruptedError  a stream broke after tokens arrived (never repeated)
 │   ├── OllamaStartupError          auto-start failed, or no `ollama` binary
@@ -27,6 +32,8 @@ MCPOllamaError                      base of everything we raise on purpose
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "GenerationInterruptedError",
     "InvalidInputError",
@@ -35,9 +42,12 @@ __all__ = [
     "MCPOllamaError",
     "MalformedResponseError",
     "ModelNotFoundError",
+    "NotOllamaError",
     "OllamaCLIError",
     "OllamaConnectionError",
+    "OllamaDisconnectedError",
     "OllamaError",
+    "OllamaHostNotFoundError",
     "OllamaResponseError",
     "OllamaStallError",
     "OllamaStartupError",
@@ -53,9 +63,23 @@ __all__ = [
 class MCPOllamaError(Exception):
     """Base of every error mcp-ollama raises on purpose."""
 
+    #: The message worded for a person at a terminal, where it differs from the agent's.
+    person: str | None = None
+
+    def for_person(self) -> str:
+        """The message for a person running a command (`ollama pull`, not `pull_model`)."""
+        return self.person or str(self)
+
 
 class OllamaError(MCPOllamaError):
     """Talking to the Ollama daemon failed."""
+
+    _what: str | None = None
+
+    @property
+    def what(self) -> str:
+        """What happened, without the advice (for an error that wraps this one)."""
+        return self._what or str(self)
 
 
 class OllamaConnectionError(OllamaError):
@@ -64,10 +88,33 @@ class OllamaConnectionError(OllamaError):
     def __init__(self, base_url: str, detail: str = "") -> None:
         self.base_url = base_url
         suffix = f" ({detail})" if detail else ""
+        self._what = f"cannot connect to Ollama at {base_url}{suffix}"
         super().__init__(
-            f"cannot connect to Ollama at {base_url}{suffix}: is Ollama running? "
-            "Start it with `ollama serve`, or set OLLAMA_HOST to where it listens."
+            f"{self._what}: is Ollama running? Start it with `ollama serve`, or set OLLAMA_HOST "
+            "to where it listens."
         )
+
+
+class OllamaHostNotFoundError(OllamaConnectionError):
+    """The host name of the daemon's address does not resolve (a typo, or no such machine)."""
+
+    def __init__(self, base_url: str, host: str) -> None:
+        super().__init__(base_url)
+        self.host = host
+        self._what = f"the host name '{host}' of OLLAMA_HOST ({base_url}) does not resolve"
+        advice = "check its spelling, or set OLLAMA_HOST to where Ollama listens."
+        self.args = (f"{self._what}: {advice}",)
+
+
+class OllamaDisconnectedError(OllamaConnectionError):
+    """The daemon closed the connection before its response was complete."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(base_url)
+        self._what = f"Ollama at {base_url} closed the connection before the response was complete"
+        advice = "if it happens again, check the Ollama server log (the daemon may be crashing)."
+        self.args = (f"{self._what}: call again; {advice}",)
+        self.person = f"{self._what}: run the command again; {advice}"
 
 
 class OllamaTimeoutError(OllamaError):
@@ -79,9 +126,10 @@ class OllamaStallError(OllamaTimeoutError):
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
+        self._what = f"Ollama sent nothing for {seconds:g} s and the request was abandoned"
         super().__init__(
-            f"Ollama sent nothing for {seconds:g} s and the request was abandoned; the daemon may "
-            "be overloaded or stuck. Retry, or raise the stall timeout (MCP_OLLAMA_STALL_TIMEOUT)."
+            f"{self._what}; the daemon may be overloaded or stuck. Retry, or raise the stall "
+            "timeout (MCP_OLLAMA_STALL_TIMEOUT)."
         )
 
 
@@ -92,36 +140,72 @@ class OllamaResponseError(OllamaError):
         self.error = error
         self.status_code = status_code
         where = f"HTTP {status_code}" if status_code > 0 else "mid-stream"
-        message = f"Ollama returned an error ({where}): {error}"
+        self._what = f"Ollama returned an error ({where}): {error}"
+        message = self._what
         if status_code >= 500 or status_code == 0:
             # A failure inside the daemon (a crashed runner, no memory): nothing the caller sent.
-            message += (
-                ". This is a failure inside Ollama: call again; if it persists, check the Ollama "
-                "server log (logs/ollama-serve.log in the data directory when mcp-ollama started "
-                "it) or try a smaller model."
+            advice = (
+                "if it persists, check the Ollama server log (logs/ollama-serve.log in the data "
+                "directory when mcp-ollama started it) or try a smaller model."
             )
+            message += f". This is a failure inside Ollama: call again; {advice}"
+            self.person = f"{self._what}. This is a failure inside Ollama: run it again; {advice}"
         super().__init__(message)
 
 
 class ModelNotFoundError(OllamaResponseError):
-    """The named model is not installed in the daemon."""
+    """The named model is not installed in the daemon; `installed` are its tagged variants
+    that are (`llama3.2:1b` for a bare `llama3.2`, which Ollama reads as `llama3.2:latest`)."""
 
-    def __init__(self, model: str, error: str | None = None) -> None:
+    def __init__(
+        self, model: str, error: str | None = None, *, installed: Sequence[str] = ()
+    ) -> None:
         self.model = model
+        self.installed = list(installed)
         super().__init__(error or f"model '{model}' not found", 404)
-        self.args = (
-            f"model '{model}' is not pulled: call pull_model with model='{model}' first, "
-            "or list_local_models to see what is installed.",
-        )
+        if not self.installed:
+            self.args = (
+                f"model '{model}' is not pulled: call pull_model with model='{model}' first, "
+                "or list_local_models to see what is installed.",
+            )
+            self.person = (
+                f"model '{model}' is not installed: pull it with `ollama pull {model}`, or see "
+                "what is installed with `ollama list`."
+            )
+            return
+        full = _with_latest(model)
+        these = "that" if len(self.installed) == 1 else "one of those"
+        head = f"model '{model}' ({full}) is not pulled; installed: {', '.join(self.installed)}"
+        self.args = (f"{head}; pass {these}, or call pull_model with model='{full}'.",)
+        self.person = f"{head}; pass {these}, or pull it with `ollama pull {full}`."
+
+
+class NotOllamaError(OllamaResponseError):
+    """Something answered at the daemon's address, but not the way Ollama answers."""
+
+    def __init__(self, base_url: str, path: str, status_code: int, body: str) -> None:
+        self.base_url = base_url
+        self.path = path
+        super().__init__(body, status_code)
+        if body == "404 page not found":  # Ollama's own router, for a route it does not have
+            self._what = f"Ollama at {base_url} has no {path} endpoint (HTTP 404)"
+            advice = "update Ollama (https://ollama.com/download), or check OLLAMA_HOST"
+        else:
+            self._what = (
+                f"the server at {base_url} answered {path} with HTTP {status_code} ({body}), "
+                "which is not an Ollama answer"
+            )
+            advice = "check that OLLAMA_HOST points at Ollama (port 11434 by default)"
+        self.args = (f"{self._what}: {advice}.",)
 
 
 class MalformedResponseError(OllamaError):
     """The daemon sent something that does not follow the Ollama API."""
 
     def __init__(self, detail: str) -> None:
+        self._what = f"Ollama sent a malformed response ({detail})"
         super().__init__(
-            f"Ollama sent a malformed response ({detail}); check that OLLAMA_HOST points at an "
-            "Ollama daemon, and retry."
+            f"{self._what}; check that OLLAMA_HOST points at an Ollama daemon, and retry."
         )
 
 
@@ -131,10 +215,15 @@ class GenerationInterruptedError(OllamaError):
     def __init__(self, tokens: int, cause: OllamaError) -> None:
         self.tokens = tokens
         self.cause = cause
-        super().__init__(
+        self._what = (
             f"the generation was interrupted after {tokens} token(s) and the partial answer was "
-            f"discarded ({cause}). Call the tool again to retry."
+            f"discarded: {cause.what}"
         )
+        again = ""
+        if isinstance(cause, OllamaStallError):
+            again = "; if it stalls again, raise the stall timeout (MCP_OLLAMA_STALL_TIMEOUT)"
+        super().__init__(f"{self._what}. Call the tool again to retry{again}.")
+        self.person = f"{self._what}. Run the command again to retry{again}."
 
 
 class OllamaStartupError(OllamaError):
@@ -182,3 +271,8 @@ class StorageError(MCPOllamaError, OSError):
 
 class SettingsError(MCPOllamaError, ValueError):
     """The configuration is invalid."""
+
+
+def _with_latest(name: str) -> str:
+    """The name with Ollama's implicit `:latest` tag made explicit (see `ollama.names`)."""
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"

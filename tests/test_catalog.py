@@ -177,10 +177,12 @@ async def test_a_change_made_right_after_a_restart_still_outdates_the_persisted_
     assert tags_requests(fake) == 1
 
 
-async def test_base_and_variant_names_resolve_to_installed_models(catalog: ModelCatalog) -> None:
-    found = await catalog.find("llama3.2")
+async def test_names_resolve_by_ollamas_latest_rule(catalog: ModelCatalog) -> None:
+    found = await catalog.find("llama3.2:1b")
     assert found is not None
     assert found.name == "llama3.2:1b"
+    # A bare name means `:latest`, as in Ollama: only llama3.2:1b is installed.
+    assert await catalog.find("llama3.2") is None
     embed = await catalog.find("NOMIC-EMBED-TEXT")
     assert embed is not None
     assert embed.name == "nomic-embed-text:latest"

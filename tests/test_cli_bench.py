@@ -74,7 +74,9 @@ def test_compare_prints_models_side_by_side_and_saves_a_chart_even_when_one_fail
     rows = {line.split()[0]: line.split()[1] for line in table[2:]}
     assert rows == {"slow:1b": "ok", "quick:1b": "ok", "ghost:1b": "FAILED"}
     assert "generation tokens/s (higher is better): quick:1b > slow:1b" in done.stdout
-    assert "ghost:1b failed: model 'ghost:1b' is not pulled" in done.stdout
+    assert "ghost:1b failed: model 'ghost:1b' is not installed" in done.stdout
+    assert "`ollama pull ghost:1b`" in done.stdout
+    assert "pull_model" not in done.stdout + done.stderr  # agent wording, not for a person
     charts = list((tmp_path / "data" / "reports").glob("compare-*.svg"))
     assert len(charts) == 1
     assert str(charts[0]) in done.stdout

@@ -40,7 +40,7 @@ def healthy_settings(
 async def test_a_working_setup_is_healthy_with_version_binary_and_redacted_settings(
     fake_ollama: FakeServerHandle, fake_cli: FakeCLI, tmp_path: Path
 ) -> None:
-    settings = healthy_settings(fake_ollama, tmp_path, default_model="llama3.2")
+    settings = healthy_settings(fake_ollama, tmp_path, default_model="LLAMA3.2:1b")
     async with OllamaClient.from_settings(settings) as client:
         report = await check_health(settings, client)
 
@@ -49,7 +49,7 @@ async def test_a_working_setup_is_healthy_with_version_binary_and_redacted_setti
     assert report.daemon_version == fake_ollama.fake.version
     assert report.binary_found
     assert report.binary_path == str(fake_cli.path)
-    assert report.default_model_present is True  # a base name counts when a variant is here
+    assert report.default_model_present is True
     assert report.data_dir_writable
     assert report.settings["api_key"] == "***"
     assert report.settings["auth_token"] == "***"

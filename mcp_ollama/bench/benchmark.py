@@ -31,6 +31,7 @@ from mcp_ollama.bench.suite import DEFAULT_MAX_TOKENS, MAX_MODELS, BenchmarkPlan
 from mcp_ollama.errors import InvalidInputError, MalformedResponseError, MCPOllamaError
 from mcp_ollama.generation import ResolvedOptions, call_deadline
 from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.missing import explain_missing
 from mcp_ollama.ollama.names import canonical_name, validate_model_name
 from mcp_ollama.ollama.types import GenerateRequest
 from mcp_ollama.progress import ProgressCallback
@@ -164,7 +165,8 @@ async def run_benchmark(
     resolved = resolve(model)
     created_at = _now()
     progress = _Progress(on_progress, plan.runs_per_model)
-    outcome = await _run_model(client, model, plan, resolved, progress, keep_alive)
+    async with explain_missing(client):
+        outcome = await _run_model(client, model, plan, resolved, progress, keep_alive)
     return BenchmarkResult(
         created_at=created_at,
         model=model,
@@ -205,9 +207,10 @@ async def compare_models(
     outcomes: list[ModelOutcome] = []
     for position, name in enumerate(names, 1):
         try:
-            outcome = await _run_model(client, name, plan, resolved[name], progress, keep_alive)
+            async with explain_missing(client):
+                outcome = await _run_model(client, name, plan, resolved[name], progress, keep_alive)
         except MCPOllamaError as exc:
-            outcome = ModelOutcome(model=name, ok=False, error=str(exc))
+            outcome = ModelOutcome.failure(name, exc)
             await progress.skip_to(plan.runs_per_model * position)
         outcomes.append(outcome)
     return ComparisonResult(

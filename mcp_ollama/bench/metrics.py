@@ -11,9 +11,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from mcp_ollama.bench.suite import BenchmarkPrompt
+from mcp_ollama.errors import MCPOllamaError
 
 __all__ = [
     "METRICS",
@@ -126,6 +127,20 @@ class ModelOutcome(BaseModel):
     summary: dict[str, MetricStats] = Field(default_factory=dict)
     metrics: list[RunMetrics] = Field(default_factory=list)
     responses: list[PromptResponse] = Field(default_factory=list)
+    # The error worded for a person (`mcp-ollama compare`); neither sent nor saved.
+    _person_error: str | None = PrivateAttr(None)
+
+    @classmethod
+    def failure(cls, model: str, exc: MCPOllamaError) -> ModelOutcome:
+        """A model that failed with `exc`."""
+        outcome = cls(model=model, ok=False, error=str(exc))
+        outcome._person_error = exc.for_person()
+        return outcome
+
+    @property
+    def error_for_person(self) -> str | None:
+        """Why the model failed, worded for a person at a terminal."""
+        return self._person_error or self.error
 
 
 class RankEntry(BaseModel):

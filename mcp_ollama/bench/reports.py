@@ -51,6 +51,10 @@ NOT_SAVED_HINT = (
     "The run itself finished but its report was not saved; call again with save_report=false "
     "to get the figures without saving."
 )
+NOT_SAVED_FOR_PERSON = (
+    "The run itself finished but its report was not saved; run it again with --no-save to get "
+    "the figures without saving."
+)
 OUTPUT_NOT_SAVED_HINT = "The answer was generated but not saved; call again without save_output."
 CONFIG_PREFIX = "config"
 
@@ -122,7 +126,7 @@ class ReportStore:
         saved = result.model_copy(
             update={"report_id": report_id, "report_files": {k: str(p) for k, p in files.items()}}
         )
-        with _all_or_nothing(NOT_SAVED_HINT) as write:
+        with _all_or_nothing(NOT_SAVED_HINT, NOT_SAVED_FOR_PERSON) as write:
             write(files["markdown"], benchmark_markdown(saved))
             write(files["json"], json_text(saved.model_dump(mode="json")))
         self._prune_reports("benchmark")
@@ -155,7 +159,7 @@ class ReportStore:
         ]
         title = "Model comparison: " + " vs ".join(o.model for o in saved.models)
         markdown = comparison_markdown(saved, chart_file=files["chart"].name)
-        with _all_or_nothing(NOT_SAVED_HINT) as write:
+        with _all_or_nothing(NOT_SAVED_HINT, NOT_SAVED_FOR_PERSON) as write:
             write(files["chart"], comparison_chart(rows, title=title))
             write(files["markdown"], markdown)
             write(files["json"], json_text(saved.model_dump(mode="json")))
@@ -330,11 +334,14 @@ class ReportStore:
 
 
 @contextmanager
-def _all_or_nothing(hint: str) -> Iterator[Callable[[Path, str], None]]:
+def _all_or_nothing(
+    hint: str, person_hint: str | None = None
+) -> Iterator[Callable[[Path, str], None]]:
     """Write a report's files one by one (JSON last); if one fails, delete those written.
 
     Each file is atomic on its own; this makes the set atomic too, so a disk that fills up
-    between two files leaves no orphan Markdown or chart behind. `hint` is added to the error.
+    between two files leaves no orphan Markdown or chart behind. `hint` is added to the error
+    (`person_hint` to its wording for a person).
     """
     done: list[Path] = []
 
@@ -349,6 +356,8 @@ def _all_or_nothing(hint: str) -> Iterator[Callable[[Path, str], None]]:
             _unlink(path)
         error = StorageError(f"{exc} {hint}")
         error.errno = exc.errno
+        if person_hint:
+            error.person = f"{exc} {person_hint}"
         raise error from exc
 
 

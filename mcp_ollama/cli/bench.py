@@ -118,7 +118,7 @@ def comparison_table(result: ComparisonResult) -> str:
     for metric, entries in result.rankings.items():
         order = " > ".join(e.model for e in entries)
         lines.append(f"{METRIC_LABELS[metric]} ({METRICS[metric]} is better): {order}")
-    lines += [f"{o.model} failed: {o.error}" for o in result.models if not o.ok]
+    lines += [f"{o.model} failed: {o.error_for_person}" for o in result.models if not o.ok]
     return "\n".join(lines)
 
 
@@ -169,7 +169,7 @@ def _handler(command: Command) -> Callable[[argparse.Namespace, Settings], int]:
         try:
             code: int = anyio.run(_run, command, args, settings)
         except MCPOllamaError as exc:
-            sys.stderr.write(f"mcp-ollama {args.command}: {exc}\n")
+            sys.stderr.write(f"mcp-ollama {args.command}: {exc.for_person()}\n")
             return 1
         except KeyboardInterrupt:
             sys.stderr.write(f"mcp-ollama {args.command}: interrupted; nothing was saved\n")

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _report(settings: Settings) -> HealthReport:
     async with OllamaClient.from_settings(settings) as client:
-        return await check_health(settings, client)
+        return await check_health(settings, client, for_person=True)
 
 
 def render(report: HealthReport) -> str:
@@ -51,7 +51,7 @@ def render(report: HealthReport) -> str:
     if report.daemon_reachable:
         daemon = ("ok", f"{report.daemon_url} answers (Ollama {report.daemon_version})")
     else:
-        daemon = ("FAIL", f"{report.daemon_url} does not answer")
+        daemon = ("FAIL", report.daemon_error or f"{report.daemon_url} does not answer")
     binary = (
         ("ok", report.binary_path or "")
         if report.binary_found

@@ -162,12 +162,9 @@ class ModelCatalog:
         )
 
     async def find(self, requested: str) -> LocalModel | None:
-        """The installed model a name refers to (`llama3.2` matches `llama3.2:latest` or, for a
-        bare name, any variant), or None."""
+        """The installed model a name refers to by Ollama's rule (`llama3.2` is
+        `llama3.2:latest`, never `llama3.2:1b`), or None."""
         models = (await self.list_models()).models
-        for model in models:
-            if canonical_name(model.name) == canonical_name(requested):
-                return model
         return next((m for m in models if same_model(requested, m.name)), None)
 
     def _fresh(self) -> bool:

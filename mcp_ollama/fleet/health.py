@@ -15,10 +15,16 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, Field
 
-from mcp_ollama.errors import OllamaError, StorageError
+from mcp_ollama.errors import (
+    OllamaConnectionError,
+    OllamaError,
+    OllamaHostNotFoundError,
+    OllamaTimeoutError,
+    StorageError,
+)
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.lifecycle import PROBE_TIMEOUT, DaemonManager, find_ollama_binary
-from mcp_ollama.ollama.names import same_model
+from mcp_ollama.ollama.names import canonical_name, same_model, tagged_variants
 from mcp_ollama.settings import CLEAR_TEXT_SECRETS, Settings
 from mcp_ollama.storage import atomic_write_text
 
@@ -34,7 +40,7 @@ class HealthReport(BaseModel):
     daemon_url: str = Field(description="Where Ollama is expected")
     daemon_reachable: bool
     daemon_version: str | None = None
-    daemon_error: str | None = Field(None, description="Why the daemon did not answer")
+    daemon_error: str | None = Field(None, description="What went wrong asking the daemon")
     daemon_started_by_server: bool = Field(
         False, description="Whether this server started the daemon (auto-start)"
     )
@@ -52,16 +58,22 @@ class HealthReport(BaseModel):
 
 
 async def check_health(
-    settings: Settings, client: OllamaClient, *, daemon: DaemonManager | None = None
+    settings: Settings,
+    client: OllamaClient,
+    *,
+    daemon: DaemonManager | None = None,
+    for_person: bool = False,
 ) -> HealthReport:
-    """Check the daemon, the binary, the default model and the data directory."""
+    """Check the daemon, the binary, the default model and the data directory; `for_person`
+    words the problems for someone at a terminal (`doctor`) rather than for an agent."""
     problems: list[str] = []
     warnings: list[str] = []
-    version, daemon_error = await _probe(client)
+    version, failure = await _probe(client)
     reachable = version is not None
+    daemon_error = failure.what if isinstance(failure, OllamaError) else failure
     binary = find_ollama_binary(settings)
     if not reachable:
-        problems.append(_unreachable_advice(settings, daemon_error, binary))
+        problems.append(_unreachable_advice(settings, failure, binary))
     if binary is None:
         warnings.append(
             f"no `ollama` executable found ({settings.ollama_bin!r}): auto-start and the CLI "
@@ -69,12 +81,9 @@ async def check_health(
         )
     if settings.sends_secrets_in_clear:
         warnings.append(CLEAR_TEXT_SECRETS)
-    present = await _default_model_present(settings, client) if reachable else None
-    if present is False:
-        problems.append(
-            f"the default model {settings.default_model!r} is not installed: pull it with "
-            f"`ollama pull {settings.default_model}` (or the pull_model tool)"
-        )
+    present, variants = await _default_model(settings, client) if reachable else (None, [])
+    if present is False and settings.default_model:
+        problems.append(_missing_default_advice(settings.default_model, variants, for_person))
     writable, storage_error = await anyio.to_thread.run_sync(_writable, settings.data_dir)
     if not writable:
         problems.append(
@@ -100,39 +109,68 @@ async def check_health(
     )
 
 
-async def _probe(client: OllamaClient) -> tuple[str | None, str | None]:
+async def _probe(client: OllamaClient) -> tuple[str | None, OllamaError | str | None]:
     """The daemon's version, or why it did not answer: one request, no retries."""
     with anyio.move_on_after(PROBE_TIMEOUT):
         try:
             return (await client.version(retries=0)).version, None
         except OllamaError as exc:
-            return None, str(exc)
+            return None, exc
     return None, f"no answer within {PROBE_TIMEOUT:g} s"
 
 
-def _unreachable_advice(settings: Settings, error: str | None, binary: str | None) -> str:
+def _unreachable_advice(
+    settings: Settings, failure: OllamaError | str | None, binary: str | None
+) -> str:
+    if isinstance(failure, OllamaError) and not _nothing_answered(failure):
+        return str(failure)  # a wrong address or a failing daemon: starting one would not help
     if not settings.is_local:
-        return f"the remote Ollama at {settings.base_url} does not answer ({error}); check it"
+        return f"the remote Ollama at {settings.base_url} does not answer ({failure}); check it"
     if binary is None:
         return (
             f"Ollama does not answer at {settings.base_url} and is not installed: install it "
             "from https://ollama.com/download, or set OLLAMA_HOST to a running Ollama"
         )
+    what = failure.what if isinstance(failure, OllamaError) else failure
     start = "it starts on the first tool call" if settings.auto_start else "start it"
     return (
-        f"Ollama does not answer at {settings.base_url} ({error}); {start} "
+        f"Ollama does not answer at {settings.base_url} ({what}); {start} "
         f"(`{binary} serve`), or set OLLAMA_HOST to where it listens"
     )
 
 
-async def _default_model_present(settings: Settings, client: OllamaClient) -> bool | None:
+def _nothing_answered(failure: OllamaError) -> bool:
+    """Whether nothing listens at the address (a daemon to start), as opposed to a name that
+    does not resolve or something else answering."""
+    return isinstance(failure, OllamaConnectionError | OllamaTimeoutError) and not isinstance(
+        failure, OllamaHostNotFoundError
+    )
+
+
+async def _default_model(settings: Settings, client: OllamaClient) -> tuple[bool | None, list[str]]:
+    """Whether the default model is installed (Ollama's `:latest` rule), and if not, which of
+    its tagged variants are."""
     if not settings.default_model:
-        return None
+        return None, []
     try:
-        installed = await client.list_models()
+        installed = [m.name for m in await client.list_models()]
     except OllamaError:
-        return None
-    return any(same_model(settings.default_model, m.name) for m in installed)
+        return None, []
+    if any(same_model(settings.default_model, name) for name in installed):
+        return True, []
+    return False, tagged_variants(settings.default_model, installed)
+
+
+def _missing_default_advice(model: str, variants: list[str], for_person: bool) -> str:
+    full = canonical_name(model) if ":" not in model.rsplit("/", 1)[-1] else model
+    pull = f"`ollama pull {full}`" + ("" if for_person else " (or the pull_model tool)")
+    if not variants:
+        return f"the default model '{model}' is not installed: pull it with {pull}"
+    these = "that" if len(variants) == 1 else "one of those"
+    return (
+        f"the default model '{model}' ({full}) is not installed; installed: "
+        f"{', '.join(variants)}; set MCP_OLLAMA_DEFAULT_MODEL to {these}, or pull it with {pull}"
+    )
 
 
 def _writable(directory: Path) -> tuple[bool, str | None]:

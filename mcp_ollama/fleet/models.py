@@ -10,6 +10,7 @@ from mcp_ollama.errors import InvalidInputError, OllamaError, OllamaResponseErro
 from mcp_ollama.fleet.catalog import ModelCatalog
 from mcp_ollama.ollama.cli_fallback import OllamaCLI
 from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.missing import explain_missing
 from mcp_ollama.ollama.names import canonical_name, validate_model_name
 from mcp_ollama.ollama.resilience import Resilience
 from mcp_ollama.ollama.types import RunningModel
@@ -71,9 +72,10 @@ class ModelService:
             ModelNotFoundError: the model is not pulled.
         """
         model = validate_model_name(model)
-        return await self.resilience.call(
-            lambda: self._show(model), fallback=lambda: self.cli.show(model)
-        )
+        async with explain_missing(self.client):
+            return await self.resilience.call(
+                lambda: self._show(model), fallback=lambda: self.cli.show(model)
+            )
 
     async def _show(self, model: str) -> ModelInfo:
         show = await self.client.show(model)
@@ -198,7 +200,8 @@ class ModelService:
                     f"'{destination}' already exists and copying over it would replace it; pick "
                     "another name, or enable destructive operations (MCP_OLLAMA_ALLOW_DESTRUCTIVE)."
                 )
-        await self.resilience.call(lambda: self.client.copy(source, destination))
+        async with explain_missing(self.client):
+            await self.resilience.call(lambda: self.client.copy(source, destination))
         self.catalog.invalidate()
         return OperationResult(message=f"copied '{source}' to '{destination}'")
 
@@ -209,7 +212,8 @@ class ModelService:
             ModelNotFoundError: the model is not installed.
         """
         model = validate_model_name(model)
-        await self.resilience.call(lambda: self.client.unload(model))
+        async with explain_missing(self.client):
+            await self.resilience.call(lambda: self.client.unload(model))
         self.catalog.invalidate()
         return OperationResult(message=f"unloaded '{model}' from memory")
 

@@ -23,6 +23,7 @@ from mcp_ollama.generation.runner import call_deadline, run_chat, run_generate
 from mcp_ollama.generation.skills import SkillBook
 from mcp_ollama.ollama.cli_fallback import OllamaCLI
 from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.ollama.missing import explain_missing
 from mcp_ollama.ollama.names import validate_model_name
 from mcp_ollama.ollama.resilience import ProgressCall, Resilience
 from mcp_ollama.ollama.types import (
@@ -206,15 +207,16 @@ class GenerationService:
     ) -> Answer:
         """A generate or chat call as every front end gets it: counted in usage, with
         auto-start, busy retries, auto-pull of a missing model and the CLI fallback."""
-        return await self.usage.measure(
-            model,
-            lambda: self.resilience.streamed(
-                run,
-                fallback=fallback,
-                on_progress=on_progress,
-                pull=lambda progress: self._pull(model, progress),
-            ),
-        )
+        async with explain_missing(self.client):
+            return await self.usage.measure(
+                model,
+                lambda: self.resilience.streamed(
+                    run,
+                    fallback=fallback,
+                    on_progress=on_progress,
+                    pull=lambda progress: self._pull(model, progress),
+                ),
+            )
 
     async def embed(
         self,
@@ -241,7 +243,8 @@ class GenerationService:
             truncate=truncate,
             keep_alive=check_keep_alive(keep_alive),
         )
-        return await self.usage.measure(model, lambda: self._embed(request, timeout))
+        async with explain_missing(self.client):
+            return await self.usage.measure(model, lambda: self._embed(request, timeout))
 
     async def _embed(self, request: EmbedRequest, timeout: float | None) -> EmbedResult:
         with call_deadline(timeout, "embed"):

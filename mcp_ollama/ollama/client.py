@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,10 @@ from pydantic import BaseModel, ValidationError
 from mcp_ollama.errors import (
     MalformedResponseError,
     ModelNotFoundError,
+    NotOllamaError,
     OllamaConnectionError,
+    OllamaDisconnectedError,
+    OllamaHostNotFoundError,
     OllamaResponseError,
     OllamaStallError,
     OllamaTimeoutError,
@@ -271,8 +275,12 @@ class OllamaClient:
             try:
                 return await self._send(method, path, body, model)
             except (OllamaConnectionError, OllamaResponseError) as exc:
-                retryable = isinstance(exc, OllamaConnectionError) or (
-                    exc.status_code in RETRY_STATUSES
+                # A name that does not resolve will not resolve a moment later either.
+                retryable = isinstance(exc, OllamaConnectionError) and not isinstance(
+                    exc, OllamaHostNotFoundError
+                )
+                retryable = retryable or (
+                    isinstance(exc, OllamaResponseError) and exc.status_code in RETRY_STATUSES
                 )
                 if not retryable or attempt >= max_retries:
                     raise
@@ -293,7 +301,7 @@ class OllamaClient:
             with self._translate_errors(model, streaming=False):
                 response = await self._http.request(method, path, json=body)
                 await response.aread()
-        _raise_for_status(response, model)
+        _raise_for_status(response, model, self.base_url)
         if not expect_json:
             return None
         try:
@@ -311,7 +319,7 @@ class OllamaClient:
                 ) as response:
                     if response.status_code >= 400:
                         await response.aread()
-                        _raise_for_status(response, model)
+                        _raise_for_status(response, model, self.base_url)
                     async for line in iter_ndjson(response.aiter_raw()):
                         yield line
 
@@ -331,13 +339,28 @@ class OllamaClient:
             ) from exc
         except httpx2.TimeoutException as exc:
             raise OllamaTimeoutError(f"request to Ollama timed out ({exc})") from exc
-        except (httpx2.ConnectError, httpx2.RemoteProtocolError, httpx2.ReadError) as exc:
-            detail = "connection refused"
-            if not isinstance(exc, httpx2.ConnectError):
-                detail = "the connection closed before the response was complete"
-            raise OllamaConnectionError(self.base_url, detail) from exc
+        except httpx2.ConnectError as exc:
+            raise _connect_failure(self.base_url, exc) from exc
+        except (httpx2.RemoteProtocolError, httpx2.ReadError) as exc:
+            raise OllamaDisconnectedError(self.base_url) from exc
         except httpx2.TransportError as exc:
             raise OllamaConnectionError(self.base_url, type(exc).__name__) from exc
+
+
+def _connect_failure(base_url: str, exc: BaseException) -> OllamaConnectionError:
+    """What stopped the connection, from the OS error under the HTTP library's: a host name
+    that does not resolve is not "connection refused", and neither is an unreachable network."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            host = base_url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+            return OllamaHostNotFoundError(base_url, host)
+        if isinstance(cause, ConnectionRefusedError):
+            return OllamaConnectionError(base_url, "connection refused")
+        if isinstance(cause, OSError) and cause.strerror:
+            return OllamaConnectionError(base_url, cause.strerror.lower())
+        cause = cause.__cause__ or cause.__context__
+    return OllamaConnectionError(base_url, str(exc) or type(exc).__name__)
 
 
 def _tls_context(base_url: str) -> ssl.SSLContext | bool:
@@ -359,7 +382,7 @@ def _field(data: Any, key: str, kind: type) -> Any:
     return value
 
 
-def _raise_for_status(response: httpx2.Response, model: str | None) -> None:
+def _raise_for_status(response: httpx2.Response, model: str | None, base_url: str) -> None:
     if response.status_code < 400:
         return
     text = response.text
@@ -367,8 +390,15 @@ def _raise_for_status(response: httpx2.Response, model: str | None) -> None:
         payload = json.loads(text)
         message = str(payload["error"])
     except (ValueError, KeyError, TypeError):
-        # Not Ollama's {"error": ...} body: a wrong route, or OLLAMA_HOST points elsewhere.
-        message = text.strip()[:200] or response.reason_phrase
+        # Not Ollama's {"error": ...} body: a route this Ollama lacks, or OLLAMA_HOST points
+        # at another server (a 404 or 405 there means the address, not the request, is wrong).
+        message = " ".join(text.split())[:200]
+        if not message or message.startswith("<"):  # an HTML error page says no more than this
+            message = response.reason_phrase
+        if response.status_code in (404, 405):
+            raise NotOllamaError(
+                base_url, response.request.url.path, response.status_code, message
+            ) from None
         raise OllamaResponseError(message, response.status_code) from None
     if response.status_code == 404 and model is not None:
         raise ModelNotFoundError(model, message)

@@ -22,7 +22,12 @@ from typing import BinaryIO
 import anyio
 import structlog
 
-from mcp_ollama.errors import OllamaError, OllamaStartupError, StorageError
+from mcp_ollama.errors import (
+    OllamaConnectionError,
+    OllamaStartupError,
+    OllamaTimeoutError,
+    StorageError,
+)
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.types import VersionInfo
 from mcp_ollama.settings import Settings
@@ -108,9 +113,14 @@ class DaemonManager:
         return self._process.pid if self._process is not None else None
 
     async def probe(self) -> VersionInfo | None:
-        """The daemon's version if it answers now (one quick request, no retries), else None."""
+        """The daemon's version if it answers now (one quick request, no retries), else None.
+
+        Raises:
+            OllamaError: something answered that is not Ollama (nothing to start: the address
+                is taken, and the error says so).
+        """
         with anyio.move_on_after(PROBE_TIMEOUT):
-            with contextlib.suppress(OllamaError):
+            with contextlib.suppress(OllamaConnectionError, OllamaTimeoutError):
                 return await self._client.version(retries=0)
         return None
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from mcp_ollama.errors import InvalidModelNameError
 
-__all__ = ["base_name", "canonical_name", "same_model", "validate_model_name"]
+__all__ = ["base_name", "canonical_name", "same_model", "tagged_variants", "validate_model_name"]
 
 # Ollama's own rule (model.ParseName): optional host (may hold ':' for a port), optional
 # namespace, model, optional tag; each part starts with [A-Za-z0-9_] and continues with
@@ -56,15 +57,25 @@ def base_name(name: str) -> str:
 
 
 def same_model(requested: str, installed: str) -> bool:
-    """Whether an installed model satisfies a request: an exact variant, or any variant of a
-    bare base name (`llama3.2` is present when `llama3.2:1b` is).
+    """Whether an installed model is the one a name refers to, by Ollama's rule: a name without
+    a tag means `:latest`, so `llama3.2` is not present when only `llama3.2:1b` is.
 
-    >>> same_model('llama3.2', 'llama3.2:latest'), same_model('llama3.2', 'llama3.2:1b')
-    (True, True)
-    >>> same_model('llama3.2:1b', 'llama3.2:3b'), same_model('llama3', 'llama3.2:1b')
-    (False, False)
+    >>> same_model('Llama3.2', 'llama3.2:latest'), same_model('llama3.2', 'llama3.2:1b')
+    (True, False)
     """
-    if canonical_name(requested) == canonical_name(installed):
-        return True
-    bare = ":" not in requested.rsplit("/", 1)[-1]
-    return bare and base_name(requested) == base_name(installed)
+    return canonical_name(requested) == canonical_name(installed)
+
+
+def tagged_variants(requested: str, installed: Iterable[str]) -> list[str]:
+    """The installed variants of a bare name that is itself missing, for the error that says
+    "installed: llama3.2:1b; pass that" (empty when the name has a tag or is installed).
+
+    >>> tagged_variants('llama3.2', ['llama3.2:1b', 'qwen3:0.6b', 'llama3.2:3b'])
+    ['llama3.2:1b', 'llama3.2:3b']
+    >>> tagged_variants('llama3.2:1b', ['llama3.2:3b']), tagged_variants('a', ['a:latest', 'a:1b'])
+    ([], [])
+    """
+    names = list(installed)
+    if ":" in requested.rsplit("/", 1)[-1] or any(same_model(requested, n) for n in names):
+        return []
+    return [n for n in names if base_name(n) == base_name(requested)]

@@ -100,8 +100,11 @@ class Resilience:
             try:
                 return await fallback()
             except (OllamaCLIError, OllamaStartupError) as cli_exc:
-                if isinstance(exc, OllamaConnectionError):
-                    # The CLI confirmed the daemon is unreachable: the HTTP error says what to do.
+                # The CLI confirmed the daemon is unreachable, or there is no CLI to try (no
+                # binary): either way the HTTP error is what happened and says what to do.
+                if isinstance(exc, OllamaConnectionError) or isinstance(
+                    cli_exc, OllamaStartupError
+                ):
                     logger.warning("the ollama CLI fallback failed too", error=str(cli_exc))
                     raise exc from cli_exc
                 raise OllamaCLIError(
