@@ -46,6 +46,28 @@ async def test_destructive_tools_are_refused_until_enabled(
     assert fake.get_model("mine") is None
 
 
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "library/llama3.2:1b",
+        "registry.ollama.ai/library/llama3.2:1b",
+        "Registry.Ollama.AI/Library/LLAMA3.2:1B",
+        "library/nomic-embed-text",
+        "registry.ollama.ai/library/nomic-embed-text:latest",
+    ],
+)
+async def test_no_spelling_of_an_installed_model_can_be_copied_over_it(
+    client_for: Any, fake: FakeOllama, destination: str
+) -> None:
+    installed = {m.name: m.digest for m in fake.models}
+    default = await client_for()
+    refused = await default.call_tool(
+        "copy_model", {"source": "qwen3:0.6b", "destination": destination}
+    )
+    assert "already exists" in error_text(refused)
+    assert {m.name: m.digest for m in fake.models} == installed  # nothing was replaced
+
+
 async def test_the_pull_allowlist_admits_matching_names_only(
     client_for: Any, fake: FakeOllama
 ) -> None:

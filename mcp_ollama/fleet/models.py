@@ -193,17 +193,31 @@ class ModelService:
         """
         source = validate_model_name(source)
         destination = validate_model_name(destination)
-        if not self.settings.allow_destructive:
-            installed = await self.client.list_models()
-            if any(canonical_name(m.name) == canonical_name(destination) for m in installed):
-                raise InvalidInputError(
-                    f"'{destination}' already exists and copying over it would replace it; pick "
-                    "another name, or enable destructive operations (MCP_OLLAMA_ALLOW_DESTRUCTIVE)."
-                )
+        await self.refuse_overwrite(destination, action="copying")
         async with explain_missing(self.client):
             await self.resilience.call(lambda: self.client.copy(source, destination))
         self.catalog.invalidate()
         return OperationResult(message=f"copied '{source}' to '{destination}'")
+
+    async def refuse_overwrite(self, name: str, *, action: str) -> None:
+        """Refuse to write a model over an installed one unless destructive operations are on.
+
+        Names are compared as the daemon resolves them (`canonical_name`), so no spelling of
+        an installed model (`library/x`, `registry.ollama.ai/library/x:latest`, `X`) slips by.
+
+        Raises:
+            InvalidInputError: `name` is installed and destructive operations are disabled.
+        """
+        if self.settings.allow_destructive:
+            return
+        target = canonical_name(name)
+        installed = await self.resilience.call(self.client.list_models)
+        if any(canonical_name(m.name) == target for m in installed):
+            same = "" if target == name.lower() else f" (that is '{target}')"
+            raise InvalidInputError(
+                f"'{name}'{same} already exists and {action} over it would replace it; pick "
+                "another name, or enable destructive operations (MCP_OLLAMA_ALLOW_DESTRUCTIVE)."
+            )
 
     async def unload(self, model: str) -> OperationResult:
         """Unload a model from memory now.

@@ -35,15 +35,40 @@ def validate_model_name(name: str) -> str:
     return stripped
 
 
+DEFAULT_HOST = "registry.ollama.ai"
+DEFAULT_NAMESPACE = "library"
+DEFAULT_TAG = "latest"
+
+
 def canonical_name(name: str) -> str:
-    """`model:tag` in lower case, with the implicit `:latest` made explicit.
+    """The daemon's own spelling of a model name, lower-cased: what `/api/tags` lists.
+
+    Ollama (`types/model/name.go`) fills a missing host, namespace and tag with
+    `registry.ollama.ai`, `library` and `latest` (`ParseName`), compares names
+    case-insensitively (`EqualFold`) and displays them without the default host and namespace
+    (`DisplayShortest`). So every spelling of one model has one canonical name here, and two
+    names are the same model exactly when their canonical names are equal.
 
     >>> canonical_name('Llama3.2'), canonical_name('llama3.2:1b'), canonical_name('a/b')
     ('llama3.2:latest', 'llama3.2:1b', 'a/b:latest')
+    >>> canonical_name('library/llama3.2:1b'), canonical_name('registry.ollama.ai/library/x')
+    ('llama3.2:1b', 'x:latest')
+    >>> canonical_name('registry.ollama.ai/me/x:7b'), canonical_name('hf.co/Org/M-GGUF:Q4_K_M')
+    ('me/x:7b', 'hf.co/org/m-gguf:q4_k_m')
     """
-    lowered = name.strip().lower()
-    last = lowered.rsplit("/", 1)[-1]
-    return lowered if ":" in last else f"{lowered}:latest"
+    text = name.strip().lower()
+    tag = DEFAULT_TAG
+    if text.rfind(":") > text.rfind("/"):  # a ':' after the last '/' starts the tag
+        text, tag = text.rsplit(":", 1)
+    parts = text.rsplit("/", 2)
+    model = parts[-1]
+    namespace = parts[-2] if len(parts) > 1 else DEFAULT_NAMESPACE
+    host = parts[0].split("://", 1)[-1] if len(parts) > 2 else DEFAULT_HOST
+    if host != DEFAULT_HOST:
+        return f"{host}/{namespace}/{model}:{tag}"
+    if namespace != DEFAULT_NAMESPACE:
+        return f"{namespace}/{model}:{tag}"
+    return f"{model}:{tag}"
 
 
 def base_name(name: str) -> str:
