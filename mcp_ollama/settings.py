@@ -194,7 +194,7 @@ class Settings(BaseSettings):
         default=None, description="Bearer token HTTP clients must send"
     )
     allow_insecure_bind: bool = Field(
-        default=False, description="Bind a non-loopback address without a token or host list"
+        default=False, description="Bind a non-loopback address without a token"
     )
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="HTTP body limit")
 

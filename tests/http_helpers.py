@@ -24,10 +24,11 @@ async def serving(settings: Settings) -> AsyncIterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn_config(http_app(build_server(settings), settings), settings))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve, [sock])
-        await poll(lambda: server.started)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
+    with sock:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server.serve, [sock])
+            await poll(lambda: server.started)
+            try:
+                yield f"http://127.0.0.1:{port}"
+            finally:
+                server.should_exit = True

@@ -305,15 +305,15 @@ async def test_an_oversized_request_body_gets_413(settings: Settings) -> None:
 # -- the bind rule ----------------------------------------------------------------------------
 
 
-def test_binding_beyond_loopback_without_a_token_or_allowed_hosts_is_refused() -> None:
+def test_binding_beyond_loopback_without_a_token_is_refused_even_with_allowed_hosts() -> None:
     for host in ("0.0.0.0", "::", "192.168.1.20"):
-        with pytest.raises(SettingsError, match="MCP_OLLAMA_AUTH_TOKEN"):
-            check_bind(Settings(transport="http", http_host=host))
+        for allowed in ([], ["box.lan"]):
+            with pytest.raises(SettingsError, match="MCP_OLLAMA_AUTH_TOKEN"):
+                check_bind(Settings(transport="http", http_host=host, allowed_hosts=allowed))
 
 
-def test_binding_beyond_loopback_is_allowed_with_a_token_hosts_or_an_explicit_opt_in() -> None:
+def test_binding_beyond_loopback_is_allowed_with_a_token_or_an_explicit_opt_in() -> None:
     check_bind(Settings(transport="http", http_host="0.0.0.0", auth_token=SecretStr("t")))
-    check_bind(Settings(transport="http", http_host="0.0.0.0", allowed_hosts=["box.lan"]))
     check_bind(Settings(transport="sse", http_host="0.0.0.0", allow_insecure_bind=True))
     check_bind(Settings(transport="http", http_host="127.0.0.1"))
     check_bind(Settings(transport="stdio", http_host="0.0.0.0"))

@@ -1,6 +1,6 @@
 """Who may talk to the HTTP transports: the bind check, allowed hosts and origins, and the token.
 
-Owns the HTTP security pieces: `check_bind` (no unprotected non-loopback bind),
+Owns the HTTP security pieces: `check_bind` (no non-loopback bind without a token),
 `transport_security` (DNS-rebinding protection: allowed `Host` and `Origin` headers),
 `HostSyntaxMiddleware` (421 for a malformed `Host`) and `BearerTokenMiddleware` (401 without the
 token); `server.transports` puts them in front of the app it serves.
@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 import json
 import re
+import time
 
 import structlog
 from mcp.server.transport_security import TransportSecuritySettings
@@ -35,6 +36,9 @@ logger = structlog.get_logger()
 LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
 LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
 WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
+REFUSAL_LOG_INTERVAL = 60.0
+"""Seconds between two log lines about refused requests from one peer."""
+MAX_LOGGED_PEERS = 1024
 # What a browser can put in `Host`: a DNS name or an IP literal, then at most a numeric port.
 _HOST_HEADER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::\d{1,5})?")
 
@@ -103,8 +107,8 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
         return TransportSecuritySettings(enable_dns_rebinding_protection=False)
     hosts = list(LOOPBACK_HOSTS)
     origins = list(LOOPBACK_ORIGINS)
-    names = list(settings.allowed_hosts)
-    bind = settings.http_host.strip()
+    names = [name.lower() for name in settings.allowed_hosts]
+    bind = settings.http_host.strip().lower()
     if not _is_wildcard(bind) and not is_loopback_bind(bind):
         names.append(bind)  # a specific address we listen on is a legitimate Host
     for name in names:
@@ -113,7 +117,7 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
         # A page served from an allowed host is the same site as the server.
         origins += [f"{scheme}://{entry}" for scheme in ("http", "https") for entry in entries]
     for origin in settings.allowed_origins:
-        origins += _origin_entries(origin)
+        origins += _origin_entries(origin.lower())
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=list(dict.fromkeys(hosts)),
@@ -122,21 +126,30 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
 
 
 def check_bind(settings: Settings) -> None:
-    """Refuse to expose the server beyond this machine without a token or a host allowlist.
+    """Refuse to expose the server beyond this machine without a bearer token.
+
+    Allowed hosts are no protection here: they stop a browser page from reaching the server
+    through DNS rebinding, but any machine on the network can send whatever `Host` it likes.
 
     Raises:
-        SettingsError: a non-loopback bind with no auth_token, no allowed_hosts and no
-            allow_insecure_bind.
+        SettingsError: a non-loopback bind with no auth_token and no allow_insecure_bind.
     """
     host = settings.http_host
-    if settings.transport == "stdio" or is_loopback_bind(host) or settings.allow_insecure_bind:
+    if settings.transport == "stdio" or is_loopback_bind(host):
         return
-    if settings.auth_token is None and not settings.allowed_hosts:
-        raise SettingsError(
-            f"refusing to listen on {host}: that exposes your models to the network with no "
-            "protection. Set a bearer token (MCP_OLLAMA_AUTH_TOKEN) and/or the Host names "
-            "clients use (--allowed-hosts / MCP_OLLAMA_ALLOWED_HOSTS), or pass "
-            "--allow-insecure-bind if the network is trusted. To stay local, use --host 127.0.0.1."
+    if settings.auth_token is None:
+        if not settings.allow_insecure_bind:
+            raise SettingsError(
+                f"refusing to listen on {host} without a token: every machine that can reach it "
+                "could use your models and read every stored conversation (--allowed-hosts "
+                "does not stop them: any client can send an allowed Host header). Set a bearer "
+                "token (MCP_OLLAMA_AUTH_TOKEN), or pass --allow-insecure-bind if everyone on "
+                "the network may use it. To stay local, use --host 127.0.0.1."
+            )
+        logger.warning(
+            "listening beyond loopback without a token (--allow-insecure-bind): anyone who can "
+            "reach this address can call every tool and read every stored conversation",
+            bind=host,
         )
     if _is_wildcard(host) and not settings.allowed_hosts:
         logger.warning(
@@ -147,10 +160,12 @@ def check_bind(settings: Settings) -> None:
 
 
 class HostSyntaxMiddleware:
-    """Answer 421 to a `Host` header that is not a host name with an optional numeric port.
+    """Answer 421 to a `Host` header that is not a host name with an optional numeric port, and
+    lower-case `Host` and `Origin` for everything after it.
 
     The SDK's allowlist matches `127.0.0.1:*` as a prefix, so `127.0.0.1:1@evil.example` would
-    pass it; no browser sends such a header, so refusing it costs nothing.
+    pass it; no browser sends such a header, so refusing it costs nothing. Host names are
+    case-insensitive, but the allowlist compares exact strings: `Host: LOCALHOST` is loopback.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -158,12 +173,22 @@ class HostSyntaxMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the Host header's shape, then hand over to the app."""
-        host = Headers(scope=scope).get("host") if scope["type"] == "http" else None
-        if host is None or _HOST_HEADER.fullmatch(host):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        response = Response("Invalid Host header", status_code=421, media_type="text/plain")
-        await response(scope, receive, send)
+        host = Headers(scope=scope).get("host")
+        if host is not None and not _HOST_HEADER.fullmatch(host):
+            response = Response("Invalid Host header", status_code=421, media_type="text/plain")
+            await response(scope, receive, send)
+            return
+        headers = [
+            (name, value.lower() if name in _CASELESS_HEADERS else value)
+            for name, value in scope["headers"]
+        ]
+        await self.app({**scope, "headers": headers}, receive, send)
+
+
+_CASELESS_HEADERS = frozenset({b"host", b"origin"})
 
 
 class BearerTokenMiddleware:
@@ -179,6 +204,7 @@ class BearerTokenMiddleware:
         self.app = app
         self._token = token.encode("utf-8")
         self._open_paths = open_paths
+        self._logged: dict[str, float] = {}  # peer address -> when its last refusal was logged
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the token, then hand over to the app."""
@@ -194,6 +220,7 @@ class BearerTokenMiddleware:
         ):
             await self.app(scope, receive, send)
             return
+        self._log_refusal(scope)
         challenge = 'Bearer realm="mcp-ollama"'
         if presented:
             challenge += ', error="invalid_token"'
@@ -209,3 +236,18 @@ class BearerTokenMiddleware:
             headers={"WWW-Authenticate": challenge},
         )
         await response(scope, receive, send)
+
+    def _log_refusal(self, scope: Scope) -> None:
+        """Log a refused request, at most once a minute per peer: probing shows in the log,
+        and a flood of requests does not flood it."""
+        client = scope.get("client")
+        peer = str(client[0]) if client else "unknown"
+        now = time.monotonic()
+        if now - self._logged.get(peer, -REFUSAL_LOG_INTERVAL) < REFUSAL_LOG_INTERVAL:
+            return
+        if len(self._logged) >= MAX_LOGGED_PEERS:
+            self._logged.clear()
+        self._logged[peer] = now
+        logger.warning(
+            "request without a valid bearer token refused", peer=peer, path=scope["path"]
+        )

@@ -3,7 +3,7 @@
 HTTP transports are safe by default: they bind 127.0.0.1, reject foreign `Host` (421) and
 `Origin` (403) headers against DNS rebinding, cap request bodies, and with `auth_token` set
 answer 401 to any request without `Authorization: Bearer <token>` (compared in constant time).
-Binding beyond loopback with neither a token nor an allowed-hosts list is refused at start.
+Binding beyond loopback without a token is refused at start.
 `/health` is always open and says only that the server is up, and its version.
 
 This module serves; the checks themselves live in `server.http_security`.
