@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
+from mcp_ollama import __version__
 from mcp_ollama.bench.reports import ReportStore
 from mcp_ollama.bench.service import BenchService
 from mcp_ollama.conversations.context_window import Compactor, ContextWindows
@@ -93,7 +94,9 @@ class OllamaService:
             cli=self.cli,
             pull=lambda model, progress: self.models.pull(model, on_progress=progress),
         )
-        self.bench = BenchService(settings, client, presets=self.presets, reports=self.reports)
+        self.bench = BenchService(
+            settings, client, presets=self.presets, reports=self.reports, app_version=__version__
+        )
 
     async def aclose(self) -> None:
         """Close the conversation database."""

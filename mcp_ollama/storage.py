@@ -14,6 +14,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "TEMP_SUFFIX",
     "atomic_write_bytes",
     "atomic_write_json",
+    "atomic_write_set",
     "atomic_write_text",
     "check_id",
     "json_text",
@@ -145,3 +147,33 @@ def atomic_write_json(path: Path, data: Any) -> None:
 def json_text(data: Any) -> str:
     """JSON as the data directory stores it: indented, UTF-8, newline-terminated."""
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+@contextlib.contextmanager
+def atomic_write_set(
+    hint: str, person_hint: str | None = None
+) -> Iterator[Callable[[Path, str], None]]:
+    """Write a set of files one by one (the one that makes the set exist last); if one fails,
+    delete those already written.
+
+    Each file is atomic on its own; this makes the set atomic too, so a disk that fills up
+    between two files leaves no orphan behind. `hint` is added to the error (`person_hint` to
+    its wording for a person).
+    """
+    done: list[Path] = []
+
+    def write(path: Path, text: str) -> None:
+        atomic_write_text(path, text)
+        done.append(path)
+
+    try:
+        yield write
+    except StorageError as exc:
+        for path in done:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        error = StorageError(f"{exc} {hint}")
+        error.errno = exc.errno
+        if person_hint:
+            error.person = f"{exc} {person_hint}"
+        raise error from exc

@@ -112,8 +112,11 @@ class BenchmarkResult(BaseModel):
     )
     metrics: list[RunMetrics] = Field(description="Every measured run")
     responses: list[PromptResponse]
+    environment: dict[str, str] = Field(
+        default_factory=dict, description="Where it ran: versions, host, OS, CPUs"
+    )
     report_files: dict[str, str] = Field(
-        default_factory=dict, description="Saved files: json, markdown"
+        default_factory=dict, description="Saved files: json, markdown, html"
     )
 
 
@@ -167,8 +170,11 @@ class ComparisonResult(BaseModel):
     prompts: list[BenchmarkPrompt]
     runs: int
     warmup: int
+    environment: dict[str, str] = Field(
+        default_factory=dict, description="Where it ran: versions, host, OS, CPUs"
+    )
     report_files: dict[str, str] = Field(
-        default_factory=dict, description="Saved files: json, markdown, chart (SVG)"
+        default_factory=dict, description="Saved files: json, markdown, chart (SVG), html"
     )
 
 

@@ -8,6 +8,7 @@ reports/  bench-20260301-101500-a1b2c3.json   benchmark (what the tool returned)
           compare-20260301-102000-d4e5f6.json comparison
           compare-20260301-102000-d4e5f6.md   Markdown, embedding the chart below
           compare-20260301-102000-d4e5f6.svg  bar chart: tokens/s and time to first token
+          compare-20260301-102000-d4e5f6.html the page to look at: charts, tables, environment
 outputs/  output-20260301-103000-0a1b2c.json  a saved generate_text/chat answer (+ .md)
 configs/  config-20260301-104000-3c4d5e.toml  an exported configuration
 logs/     the auto-started daemon's log (written by the lifecycle module)
@@ -24,20 +25,19 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import structlog
 from pydantic import BaseModel, Field
 
 from mcp_ollama.bench.charts import ChartRow, comparison_chart
 from mcp_ollama.bench.metrics import BenchmarkResult, ComparisonResult, metric_value
+from mcp_ollama.bench.report_html import report_html, report_title
 from mcp_ollama.bench.report_markdown import benchmark_markdown, comparison_markdown
 from mcp_ollama.errors import ReportNotFoundError, StorageError
-from mcp_ollama.storage import atomic_write_text, check_id, json_text
+from mcp_ollama.storage import atomic_write_set, atomic_write_text, check_id, json_text
 
 __all__ = ["ReportKind", "ReportList", "ReportStore", "ReportSummary", "new_id"]
 
@@ -57,6 +57,8 @@ NOT_SAVED_FOR_PERSON = (
 )
 OUTPUT_NOT_SAVED_HINT = "The answer was generated but not saved; call again without save_output."
 CONFIG_PREFIX = "config"
+SUFFIXES = {"json": ".json", "markdown": ".md", "chart": ".svg", "html": ".html"}
+Result = TypeVar("Result", BenchmarkResult, ComparisonResult)
 
 
 def new_id(prefix: str) -> str:
@@ -76,7 +78,7 @@ class ReportSummary(BaseModel):
     created_at: str
     models: list[str]
     title: str
-    uris: dict[str, str] = Field(description="Resources to read it: json, markdown (and chart)")
+    uris: dict[str, str] = Field(description="Resources: json, markdown, html (and chart)")
 
 
 class ReportList(BaseModel):
@@ -116,38 +118,23 @@ class ReportStore:
     # -- saving ------------------------------------------------------------------------------
 
     def save_benchmark(self, result: BenchmarkResult) -> BenchmarkResult:
-        """Save a benchmark as JSON and Markdown; returns it with its id and file paths.
+        """Save a benchmark as JSON, Markdown and an HTML page; returns it with id and paths.
 
         Raises:
             StorageError: the data directory is not writable (nothing is listed then).
         """
-        report_id = new_id(KIND_PREFIX["benchmark"])
-        files = {"json": self._path(report_id, ".json"), "markdown": self._path(report_id, ".md")}
-        saved = result.model_copy(
-            update={"report_id": report_id, "report_files": {k: str(p) for k, p in files.items()}}
-        )
-        with _all_or_nothing(NOT_SAVED_HINT, NOT_SAVED_FOR_PERSON) as write:
-            write(files["markdown"], benchmark_markdown(saved))
-            write(files["json"], json_text(saved.model_dump(mode="json")))
-        self._prune_reports("benchmark")
-        logger.info("report saved", report_id=report_id, kind="benchmark")
+        saved, files = self._stamp(result, ("json", "markdown", "html"))
+        self._write_report(saved, files, {"markdown": benchmark_markdown(saved)})
         return saved
 
     def save_comparison(self, result: ComparisonResult) -> ComparisonResult:
-        """Save a comparison as JSON, Markdown and an SVG chart; returns it with id and paths.
+        """Save a comparison as JSON, Markdown, an SVG chart and an HTML page; returns it with
+        id and paths.
 
         Raises:
             StorageError: the data directory is not writable (nothing is listed then).
         """
-        report_id = new_id(KIND_PREFIX["comparison"])
-        files = {
-            "json": self._path(report_id, ".json"),
-            "markdown": self._path(report_id, ".md"),
-            "chart": self._path(report_id, ".svg"),
-        }
-        saved = result.model_copy(
-            update={"report_id": report_id, "report_files": {k: str(p) for k, p in files.items()}}
-        )
+        saved, files = self._stamp(result, ("json", "markdown", "chart", "html"))
         rows = [
             ChartRow(
                 model=o.model,
@@ -157,15 +144,26 @@ class ReportStore:
             )
             for o in saved.models
         ]
-        title = "Model comparison: " + " vs ".join(o.model for o in saved.models)
+        chart = comparison_chart(rows, title=report_title(saved))
         markdown = comparison_markdown(saved, chart_file=files["chart"].name)
-        with _all_or_nothing(NOT_SAVED_HINT, NOT_SAVED_FOR_PERSON) as write:
-            write(files["chart"], comparison_chart(rows, title=title))
-            write(files["markdown"], markdown)
-            write(files["json"], json_text(saved.model_dump(mode="json")))
-        self._prune_reports("comparison")
-        logger.info("report saved", report_id=report_id, kind="comparison")
+        self._write_report(saved, files, {"chart": chart, "markdown": markdown})
         return saved
+
+    def _stamp(self, result: Result, kinds: tuple[str, ...]) -> tuple[Result, dict[str, Path]]:
+        """The result with a fresh id and the paths of the files it will be saved as."""
+        report_id = new_id(KIND_PREFIX[result.kind])
+        files = {kind: self._path(report_id, SUFFIXES[kind]) for kind in kinds}
+        paths = {kind: str(path) for kind, path in files.items()}
+        return result.model_copy(update={"report_id": report_id, "report_files": paths}), files
+
+    def _write_report(self, saved: Result, files: dict[str, Path], texts: dict[str, str]) -> None:
+        """Write the renderings and the HTML page, then the JSON, which makes the report exist."""
+        with atomic_write_set(NOT_SAVED_HINT, NOT_SAVED_FOR_PERSON) as write:
+            for kind, text in (texts | {"html": report_html(saved)}).items():
+                write(files[kind], text)
+            write(files["json"], json_text(saved.model_dump(mode="json")))
+        self._prune_reports(saved.kind)
+        logger.info("report saved", report_id=saved.report_id, kind=saved.kind)
 
     def save_output(
         self, tool: str, model: str, request: dict[str, Any], result: BaseModel, text: str
@@ -188,7 +186,7 @@ class ReportStore:
         markdown = (
             f"# {tool}: {model}\n\n- Output: `{output_id}`\n- Saved: {created_at}\n\n{text}\n"
         )
-        with _all_or_nothing(OUTPUT_NOT_SAVED_HINT) as write:
+        with atomic_write_set(OUTPUT_NOT_SAVED_HINT) as write:
             write(self.outputs_dir / f"{output_id}.md", markdown)
             write(self.outputs_dir / f"{output_id}.json", json_text(record))
         self._prune_files(self.outputs_dir, OUTPUT_PREFIX)
@@ -260,6 +258,23 @@ class ReportStore:
             )
         return self._read(self._path(report_id, ".svg"), report_id)
 
+    def get_html(self, report_id: str) -> str:
+        """A report as a standalone HTML page (drawn now for reports saved before pages were).
+
+        Raises:
+            InvalidInputError: the id is not a safe name.
+            ReportNotFoundError: no report has that id, or it is damaged.
+        """
+        path = self._existing(report_id).with_suffix(".html")
+        if path.is_file():
+            return self._read(path, report_id)
+        data = self.get_json(report_id)
+        model = ComparisonResult if data.get("kind") == "comparison" else BenchmarkResult
+        try:
+            return report_html(model.model_validate(data))
+        except ValueError as exc:
+            raise ReportNotFoundError(f"report {report_id!r} is damaged; run a new one") from exc
+
     def get_config(self, config_id: str) -> str:
         """An exported configuration's text, by id.
 
@@ -318,7 +333,7 @@ class ReportStore:
 
     def _prune_reports(self, kind: ReportKind) -> None:
         for old in [e for e in self._scan() if e.kind == kind][self.retention :]:
-            for suffix in (".json", ".md", ".svg"):
+            for suffix in SUFFIXES.values():
                 _unlink(self._path(old.id, suffix))
             logger.info("report pruned", report_id=old.id, retention=self.retention)
 
@@ -331,34 +346,6 @@ class ReportStore:
         for old in records[self.retention :]:
             _unlink(old)
             _unlink(old.with_suffix(".md"))
-
-
-@contextmanager
-def _all_or_nothing(
-    hint: str, person_hint: str | None = None
-) -> Iterator[Callable[[Path, str], None]]:
-    """Write a report's files one by one (JSON last); if one fails, delete those written.
-
-    Each file is atomic on its own; this makes the set atomic too, so a disk that fills up
-    between two files leaves no orphan Markdown or chart behind. `hint` is added to the error
-    (`person_hint` to its wording for a person).
-    """
-    done: list[Path] = []
-
-    def write(path: Path, text: str) -> None:
-        atomic_write_text(path, text)
-        done.append(path)
-
-    try:
-        yield write
-    except StorageError as exc:
-        for path in done:
-            _unlink(path)
-        error = StorageError(f"{exc} {hint}")
-        error.errno = exc.errno
-        if person_hint:
-            error.person = f"{exc} {person_hint}"
-        raise error from exc
 
 
 def _summarize(path: Path) -> ReportSummary | None:
@@ -380,7 +367,11 @@ def _summarize(path: Path) -> ReportSummary | None:
     else:
         models = [str(m.get("model", "")) for m in data.get("models", []) if isinstance(m, dict)]
         title = "Model comparison: " + " vs ".join(models)
-    uris = {"json": f"reports://{path.stem}", "markdown": f"reports://{path.stem}/markdown"}
+    uris = {
+        "json": f"reports://{path.stem}",
+        "markdown": f"reports://{path.stem}/markdown",
+        "html": f"reports://{path.stem}/html",
+    }
     if kind == "comparison":
         uris["chart"] = f"reports://{path.stem}/chart"
     return ReportSummary(

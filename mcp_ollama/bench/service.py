@@ -3,6 +3,8 @@ a time across every caller, each saved as a report."""
 
 from __future__ import annotations
 
+import os
+import platform
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,7 +15,7 @@ from mcp_ollama.bench.benchmark import compare_models, run_benchmark
 from mcp_ollama.bench.metrics import BenchmarkResult, ComparisonResult
 from mcp_ollama.bench.reports import ReportStore
 from mcp_ollama.bench.suite import BenchmarkPlan, build_prompts
-from mcp_ollama.errors import InvalidInputError
+from mcp_ollama.errors import InvalidInputError, MCPOllamaError
 from mcp_ollama.generation import (
     KeepAlive,
     PresetBook,
@@ -32,12 +34,19 @@ class BenchService:
     """Measures models with Ollama's own counters and keeps the reports."""
 
     def __init__(
-        self, settings: Settings, client: OllamaClient, *, presets: PresetBook, reports: ReportStore
+        self,
+        settings: Settings,
+        client: OllamaClient,
+        *,
+        presets: PresetBook,
+        reports: ReportStore,
+        app_version: str = "",
     ) -> None:
         self.settings = settings
         self.client = client
         self.presets = presets
         self.reports = reports
+        self.app_version = app_version
         # One benchmark at a time across every caller: concurrent runs on one GPU would skew
         # each other's figures.
         self._benchmark_lock = anyio.Lock()
@@ -71,6 +80,7 @@ class BenchService:
             result = await run_benchmark(
                 self.client, model, plan, resolve, keep_alive=keep_alive, on_progress=on_progress
             )
+        result.environment = await self.environment()
         if not save_report:
             return result
         return await anyio.to_thread.run_sync(self.reports.save_benchmark, result)
@@ -102,9 +112,26 @@ class BenchService:
             result = await compare_models(
                 self.client, models, plan, resolve, keep_alive=keep_alive, on_progress=on_progress
             )
+        result.environment = await self.environment()
         if not save_report:
             return result
         return await anyio.to_thread.run_sync(self.reports.save_comparison, result)
+
+    async def environment(self) -> dict[str, str]:
+        """Where the figures were measured: versions, the daemon's address, OS and CPUs."""
+        try:
+            ollama = (await self.client.version(retries=0)).version
+        except MCPOllamaError:
+            ollama = "unknown"
+        return {
+            "ollama": ollama,
+            "mcp_ollama": self.app_version or "unknown",
+            "host": self.settings.base_url,
+            "os": f"{platform.system()} {platform.release()}".strip(),
+            "machine": platform.machine() or "unknown",
+            "cpus": str(os.cpu_count() or "unknown"),
+            "python": platform.python_version(),
+        }
 
     def _benchmark_plan(
         self, prompts: Sequence[str] | None, runs: int, warmup: int, preset: str | None

@@ -18,6 +18,7 @@ from mcp_ollama.bench.reports import ReportStore
 from mcp_ollama.generation.options import PresetBook
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.server._common import AppState
+from mcp_ollama.server.apps import report_view
 from mcp_ollama.server.completions import completion_registry
 from mcp_ollama.server.prompts import register_prompts
 from mcp_ollama.server.resources import register_resources
@@ -85,6 +86,7 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
         instructions=INSTRUCTIONS,
         version=__version__,
         lifespan=shared.connection,
+        extensions=[report_view()],
     )
     shared.register(mcp)
     register_generation_tools(mcp)

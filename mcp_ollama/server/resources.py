@@ -7,6 +7,7 @@ reports://list                   saved reports, newest first (JSON)
 reports://{report_id}            one report (JSON)
 reports://{report_id}/markdown   the same as Markdown tables
 reports://{report_id}/chart      a comparison's SVG chart
+reports://{report_id}/html       the report as a self-contained HTML page (charts, tables)
 ```
 
 The static resources take no request context (the SDK gives them none), so the preset book and
@@ -40,7 +41,13 @@ PRESET_TEMPLATE = "presets://{name}"
 REPORT_TEMPLATE = "reports://{report_id}"
 REPORT_MARKDOWN_TEMPLATE = "reports://{report_id}/markdown"
 REPORT_CHART_TEMPLATE = "reports://{report_id}/chart"
-REPORT_TEMPLATES = (REPORT_TEMPLATE, REPORT_MARKDOWN_TEMPLATE, REPORT_CHART_TEMPLATE)
+REPORT_HTML_TEMPLATE = "reports://{report_id}/html"
+REPORT_TEMPLATES = (
+    REPORT_TEMPLATE,
+    REPORT_MARKDOWN_TEMPLATE,
+    REPORT_CHART_TEMPLATE,
+    REPORT_HTML_TEMPLATE,
+)
 
 
 async def _read(fn: Callable[[str], str], report_id: str) -> str:
@@ -126,6 +133,17 @@ def register_resources(mcp: MCPServer[Any], *, presets: PresetBook, reports: Rep
     async def report_chart(report_id: str) -> str:
         """A comparison's SVG chart."""
         return await _read(reports.get_chart, report_id)
+
+    @mcp.resource(
+        REPORT_HTML_TEMPLATE,
+        name="report_html",
+        title="Report (HTML page)",
+        mime_type="text/html",
+        description="A saved report as a self-contained HTML page: bar charts and tables",
+    )
+    async def report_page(report_id: str) -> str:
+        """A report's HTML page."""
+        return await _read(reports.get_html, report_id)
 
     registry = completion_registry(mcp)
     registry.add("resource", "name", _complete_presets, ref=PRESET_TEMPLATE)

@@ -31,6 +31,7 @@ from mcp_ollama.server._common import (
     service_of,
     tool_errors,
 )
+from mcp_ollama.server.apps import REPORT_VIEW_META
 from mcp_ollama.settings import config_file_path
 
 __all__ = ["register_benchmark_tools"]
@@ -70,7 +71,7 @@ MaxTokens = Annotated[
     ),
 ]
 SaveReport = Annotated[
-    bool, Field(description="Save the report (JSON and Markdown) to read back as reports://{id}")
+    bool, Field(description="Save the report (JSON, Markdown, HTML) to read as reports://{id}")
 ]
 
 
@@ -113,7 +114,7 @@ class ConfigImport(BaseModel):
 def register_benchmark_tools(mcp: MCPServer[Any]) -> None:
     """Register benchmark_model, compare_models and the report and preset tools."""
 
-    @mcp.tool(annotations=SAVES_REPORT)
+    @mcp.tool(annotations=SAVES_REPORT, meta=REPORT_VIEW_META)
     async def benchmark_model(
         model: Model,
         ctx: Context[Any, Any],
@@ -141,7 +142,7 @@ def register_benchmark_tools(mcp: MCPServer[Any]) -> None:
                 on_progress=progress_callback(ctx),
             )
 
-    @mcp.tool(annotations=SAVES_REPORT)
+    @mcp.tool(annotations=SAVES_REPORT, meta=REPORT_VIEW_META)
     async def compare_models(
         models: Annotated[
             list[str],
