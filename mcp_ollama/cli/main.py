@@ -124,6 +124,12 @@ def _serve(settings: Settings) -> int:
     logger.info("starting", transport=settings.transport, ollama=settings.base_url)
     if settings.sends_secrets_in_clear:
         logger.warning(CLEAR_TEXT_SECRETS)
+    if settings.transport == "stdio" and _stdin_is_terminal():
+        # A person started the command an MCP client launches: without this it looks hung.
+        logger.warning(
+            "waiting for an MCP client on stdin: this is the server an MCP client starts. "
+            "Press Ctrl+C to stop, and run `mcp-ollama doctor` to check the setup"
+        )
     stopped_by: int | None = None
     with contextlib.suppress(KeyboardInterrupt):
         stopped_by = anyio.run(serve, mcp, settings)
@@ -133,3 +139,10 @@ def _serve(settings: Settings) -> int:
 
 def _exit_before_serving(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except ValueError:  # a closed stdin
+        return False
