@@ -1,6 +1,7 @@
 """Input no SDK would send: JSON nested a thousand levels deep over streamable HTTP,
-configuration text nested thousands deep, and garbage lines on stdio. Each ends in an error, not
-a crash, and the server answers the next request.
+configuration text nested thousands deep, garbage lines and lone surrogates on stdio. Each ends in
+an error (over stdio, an answer to the request that carried it), not a crash, and the server
+answers the next request.
 """
 
 from __future__ import annotations
@@ -9,15 +10,18 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx2
 import pytest
+from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp.types import PARSE_ERROR, CallToolResult
 
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeServerHandle
@@ -79,6 +83,53 @@ def test_configuration_text_nested_thousands_deep_is_refused_not_a_crash(
                 assert "nested more than" in outcome.content[0].text  # type: ignore[union-attr]
 
 
+class RawStdio:
+    """A server subprocess over stdio, spoken to in raw lines."""
+
+    def __init__(self, process: Process) -> None:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        self.process = process
+        self.send = process.stdin.send
+        self._stdout = BufferedByteReceiveStream(process.stdout)
+
+    async def response(self, request_id: int | None) -> dict[str, Any]:
+        """Read messages until the one answering `request_id` (None: an error without an id)."""
+        while True:
+            message = json.loads(await self._stdout.receive_until(b"\n", 10_000_000))
+            if message.get("id") == request_id and ("result" in message or "error" in message):
+                return dict(message)
+
+
+@asynccontextmanager
+async def raw_stdio(fake_ollama: FakeServerHandle, tmp_path: Path) -> AsyncIterator[RawStdio]:
+    """An initialised server subprocess; stdin is closed and a clean exit checked at the end."""
+    with (tmp_path / "stderr.log").open("w", encoding="utf-8") as errlog, anyio.fail_after(60):
+        process = await anyio.open_process(
+            [sys.executable, "-m", "mcp_ollama"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errlog,
+            env={"PATH": os.environ["PATH"], **child_env(fake_ollama, tmp_path)},
+        )
+        async with process:
+            raw = RawStdio(process)
+            await raw.send(json.dumps(INITIALIZE).encode() + b"\n")
+            await raw.response(1)
+            await raw.send(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
+            yield raw
+            assert process.stdin is not None
+            await process.stdin.aclose()
+            assert await process.wait() == 0
+
+
+def tool_call(request_id: int, name: str, arguments: dict[str, Any]) -> bytes:
+    """A tools/call line; a str holding a lone surrogate becomes its `\\udXXX` escape."""
+    call = {"name": name, "arguments": arguments}
+    message = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": call}
+    return json.dumps(message).encode() + b"\n"
+
+
 @pytest.mark.anyio
 async def test_stdio_survives_garbage_lines_and_answers_the_next_request(
     fake_ollama: FakeServerHandle, tmp_path: Path
@@ -92,40 +143,37 @@ async def test_stdio_survives_garbage_lines_and_answers_the_next_request(
         b'{"jsonrpc": "2.0", "id": 9, "method": "no/such/method"}',
         b"[" + b"1," * 100_000 + b"1]",
     ]
-    stderr_path = tmp_path / "stderr.log"
-    with stderr_path.open("w", encoding="utf-8") as errlog, anyio.fail_after(60):
-        process = await anyio.open_process(
-            [sys.executable, "-m", "mcp_ollama"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=errlog,
-            env={"PATH": os.environ["PATH"], **child_env(fake_ollama, tmp_path)},
-        )
-        async with process:
-            assert process.stdin is not None
-            assert process.stdout is not None
-            stdout = BufferedByteReceiveStream(process.stdout)
-            send = process.stdin.send
-
-            async def until_response(request_id: int) -> dict[str, Any]:
-                while True:
-                    message = json.loads(await stdout.receive_until(b"\n", 10_000_000))
-                    if message.get("id") == request_id:
-                        return dict(message)
-
-            await send(json.dumps(INITIALIZE).encode() + b"\n")
-            await until_response(1)
-            await send(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
-            for line in garbage:
-                await send(line + b"\n")
-            call = {
-                "jsonrpc": "2.0",
-                "id": 10,
-                "method": "tools/call",
-                "params": {"name": "list_local_models", "arguments": {}},
-            }
-            await send(json.dumps(call).encode() + b"\n")
-            answer = await until_response(10)
-            await process.stdin.aclose()
-            assert await process.wait() == 0
+    async with raw_stdio(fake_ollama, tmp_path) as stdio:
+        for line in garbage:
+            await stdio.send(line + b"\n")
+        await stdio.send(tool_call(10, "list_local_models", {}))
+        answer = await stdio.response(10)
     assert answer["result"]["isError"] is False
+
+
+@pytest.mark.anyio
+async def test_a_lone_surrogate_over_stdio_gets_a_parse_error_for_that_very_request(
+    fake_ollama: FakeServerHandle, tmp_path: Path
+) -> None:
+    cut = "a\ud83d"  # a JavaScript string cut inside an emoji
+    user = {"role": "user", "content": cut}
+    calls = [
+        tool_call(2, "generate_text", {"model": "llama3.2:1b", "prompt": cut}),
+        tool_call(3, "chat", {"model": "llama3.2:1b", "messages": [user]}),
+        tool_call(4, "embed", {"model": "nomic-embed-text", "input": [cut]}),
+        tool_call(5, "show_model", {"model": cut}),
+    ]
+    assert b"\\ud83d" in calls[0]
+    async with raw_stdio(fake_ollama, tmp_path) as stdio:
+        for line in calls:
+            await stdio.send(line)
+        answers = [await stdio.response(request_id) for request_id in (2, 3, 4, 5)]
+        await stdio.send(b"{not json\n")
+        unreadable = await stdio.response(None)
+        await stdio.send(tool_call(6, "list_local_models", {}))
+        after = await stdio.response(6)
+    for answer in answers:
+        assert answer["error"]["code"] == PARSE_ERROR
+        assert "not valid JSON" in answer["error"]["message"]
+    assert unreadable["error"]["code"] == PARSE_ERROR
+    assert after["result"]["isError"] is False

@@ -41,6 +41,7 @@ from mcp_ollama.server.http_security import (
     transport_security,
 )
 from mcp_ollama.server.shared_state import hold_state
+from mcp_ollama.server.stdio import serve_stdio
 from mcp_ollama.settings import Settings
 
 __all__ = [
@@ -146,7 +147,7 @@ async def serve(mcp: MCPServer[Any], settings: Settings) -> int | None:
 
                 tg.start_soon(_stop_on_signals, stop_stdio, stopped_by)
                 try:
-                    await mcp.run_stdio_async()
+                    await serve_stdio(mcp)
                 except* BrokenPipeError:
                     # The client died or closed our stdout: nobody is left to answer.
                     logger.info("client closed stdout; stopping")
