@@ -136,7 +136,10 @@ def fake_daemon(
 
 
 def server_env(handle: FakeServerHandle, data_dir: Path, **extra: str) -> dict[str, str]:
-    """A server's whole configuration: the fake daemon, a private data dir, default settings."""
+    """A server's whole configuration: the fake daemon, a private data dir, default settings
+    (an empty config file: one named by MCP_OLLAMA_CONFIG must exist)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "config.toml").touch()
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(data_dir),

@@ -8,10 +8,24 @@ OLLAMA_HOST spelling the Ollama CLI accepts, normalised to `scheme://host:port[/
 from __future__ import annotations
 
 import ipaddress
+import re
 
-__all__ = ["DEFAULT_PORT", "is_loopback_url", "parse_host"]
+__all__ = ["DEFAULT_PORT", "InvalidHostError", "is_loopback_url", "parse_host"]
 
 DEFAULT_PORT = 11434
+# A DNS name or an IPv4 address: labels of letters, digits, '-' and '_' joined by dots.
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*\.?$")
+FORMS = "use host, host:port, [IPv6]:port or a URL such as http://host:port"
+
+
+class InvalidHostError(ValueError):
+    """An OLLAMA_HOST value the Ollama CLI would not connect to; `reason` says why."""
+
+    def __init__(self, value: str | None, reason: str) -> None:
+        self.value = value
+        self.reason = reason
+        super().__init__(f"OLLAMA_HOST {value!r}: {reason}")
 
 
 def parse_host(value: str | None) -> str:
@@ -59,26 +73,35 @@ def parse_host(value: str | None) -> str:
     'http://[::1]:11434'
     >>> parse_host('HTTP://Example.com')
     'http://example.com:80'
-    >>> parse_host('example.com:99999')
+    >>> parse_host('example.com:99999')  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: OLLAMA_HOST 'example.com:99999': port must be a number from 0 to 65535
+    mcp_ollama.hosts.InvalidHostError: OLLAMA_HOST 'example.com:99999': port must be a number ...
     >>> parse_host('tcp://x')
     Traceback (most recent call last):
     ...
-    ValueError: OLLAMA_HOST 'tcp://x': scheme must be http or https
+    mcp_ollama.hosts.InvalidHostError: OLLAMA_HOST 'tcp://x': scheme must be http or https
     >>> parse_host('https://user:pa55@example.com')  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: OLLAMA_HOST 'https://***@example.com': credentials in the URL are not supported; ...
+    mcp_ollama.hosts.InvalidHostError: OLLAMA_HOST 'https://***@example.com': credentials in ...
+    >>> parse_host('127.0.0.1::11434')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mcp_ollama.hosts.InvalidHostError: OLLAMA_HOST '127.0.0.1::11434': '127.0.0.1::11434' is ...
+    >>> parse_host('my host:11434')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mcp_ollama.hosts.InvalidHostError: OLLAMA_HOST 'my host:11434': 'my host' is not a host ...
     """
     raw = (value or "").strip().strip("\"'").strip()
     authority = raw.split("://", 1)[-1].split("/", 1)[0]
     if "@" in authority:
         masked = raw.replace(authority, "***@" + authority.rsplit("@", 1)[1], 1)
-        raise ValueError(
-            f"OLLAMA_HOST {masked!r}: credentials in the URL are not supported; put a token in "
-            "OLLAMA_API_KEY (sent as a bearer token) or headers in MCP_OLLAMA_HEADERS"
+        raise InvalidHostError(
+            masked,
+            "credentials in the URL are not supported; put a token in OLLAMA_API_KEY (sent as "
+            "a bearer token) or headers in MCP_OLLAMA_HEADERS",
         )
     scheme, default_port = "http", DEFAULT_PORT
     rest = raw
@@ -86,7 +109,7 @@ def parse_host(value: str | None) -> str:
         scheme, rest = raw.split("://", 1)
         scheme = scheme.lower()
         if scheme not in ("http", "https"):
-            raise ValueError(f"OLLAMA_HOST {value!r}: scheme must be http or https")
+            raise InvalidHostError(value, "scheme must be http or https")
         default_port = 80 if scheme == "http" else 443
     hostport, _, path = rest.partition("/")
     path = path.rstrip("/")
@@ -94,6 +117,7 @@ def parse_host(value: str | None) -> str:
     if port is None:
         port = default_port
     host = host.lower() or "127.0.0.1"
+    _check_host(host, value)
     if host == "0.0.0.0":  # a bind address for `ollama serve`; connect to this machine instead
         host = "127.0.0.1"
     elif host == "::":
@@ -114,8 +138,20 @@ def _split_host_port(hostport: str, original: str | None) -> tuple[str, int | No
     if not port_text:
         return host, None
     if not port_text.isdigit() or int(port_text) > 65535:
-        raise ValueError(f"OLLAMA_HOST {original!r}: port must be a number from 0 to 65535")
+        raise InvalidHostError(original, "port must be a number from 0 to 65535")
     return host, int(port_text)
+
+
+def _check_host(host: str, original: str | None) -> None:
+    """Refuse what no daemon could listen on (`127.0.0.1::11434`, `my host`) at start, rather
+    than on every call."""
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise InvalidHostError(original, f"{host!r} is not an IPv6 address; {FORMS}") from None
+    elif not _HOST_NAME.fullmatch(host):
+        raise InvalidHostError(original, f"{host!r} is not a host name or IP address; {FORMS}")
 
 
 def is_loopback_url(url: str) -> bool:

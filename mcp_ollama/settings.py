@@ -12,7 +12,9 @@ Parsing OLLAMA_HOST, and telling whether an address is this machine, lives in `m
 from __future__ import annotations
 
 import os
+import tomllib
 from functools import cached_property
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -26,16 +28,20 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from mcp_ollama.errors import SettingsError
 from mcp_ollama.hosts import is_loopback_url, parse_host
 
 __all__ = [
     "CLEAR_TEXT_SECRETS",
+    "CONFIG_VARIABLE",
     "Settings",
     "config_file_path",
+    "default_config_file",
     "is_secret_header",
 ]
 
 APP_NAME = "mcp-ollama"
+CONFIG_VARIABLE = "MCP_OLLAMA_CONFIG"
 DEFAULT_HTTP_PORT = 8000
 SECRET_HEADER_NAMES = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 # A header whose name holds one of these is treated as a secret too (X-Auth-Token, Api-Key, ...).
@@ -60,10 +66,39 @@ def is_secret_header(name: str) -> bool:
 
 def config_file_path() -> Path:
     """The TOML config file: `$MCP_OLLAMA_CONFIG`, else `config.toml` in the user config dir."""
-    explicit = os.environ.get("MCP_OLLAMA_CONFIG")
+    explicit = os.environ.get(CONFIG_VARIABLE)
     if explicit:
         return Path(explicit).expanduser()
+    return default_config_file()
+
+
+def default_config_file() -> Path:
+    """`config.toml` in the user config directory (read when it exists)."""
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+class _ConfigFileSource(TomlConfigSettingsSource):
+    """The TOML source, with errors that name the file: one named explicitly must exist, and
+    one that does not parse is an error, not a silent default."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        path = config_file_path()
+        if os.environ.get(CONFIG_VARIABLE) and not path.is_file():
+            raise SettingsError(
+                f"{CONFIG_VARIABLE} names {path}, which does not exist: create it, fix the "
+                f"path, or unset {CONFIG_VARIABLE} to read {default_config_file()} if it exists"
+            )
+        super().__init__(settings_cls, toml_file=path)
+
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        try:
+            return super()._read_file(file_path)
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"the config file {file_path} is not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise SettingsError(
+                f"the config file {file_path} cannot be read: {exc.strerror or exc}"
+            ) from exc
 
 
 def _default_data_dir() -> Path:
@@ -254,11 +289,13 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Flags (init) > environment > TOML config file > defaults; no .env files."""
-        return (
-            init_settings,
-            env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=config_file_path()),
-        )
+        return (init_settings, env_settings, _ConfigFileSource(settings_cls))
+
+    @property
+    def config_file(self) -> Path | None:
+        """The config file these settings read, or None when there is none."""
+        path = config_file_path()
+        return path if path.is_file() else None
 
     @cached_property
     def base_url(self) -> str:

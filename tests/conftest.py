@@ -29,12 +29,15 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No OLLAMA_*/MCP_OLLAMA_*/proxy variable leaks in; data and config live in tmp_path."""
+    """No OLLAMA_*/MCP_OLLAMA_*/proxy variable leaks in; data and an empty config file live in
+    tmp_path."""
     for name in list(os.environ):
         upper = name.upper()
         if upper.startswith(("OLLAMA_", "MCP_OLLAMA_")) or upper in PROXY_VARS:
             monkeypatch.delenv(name)
     monkeypatch.setenv("MCP_OLLAMA_DATA_DIR", str(tmp_path / "data"))
+    # An empty config file: one named by MCP_OLLAMA_CONFIG must exist.
+    (tmp_path / "config.toml").touch()
     monkeypatch.setenv("MCP_OLLAMA_CONFIG", str(tmp_path / "config.toml"))
 
 

@@ -88,6 +88,7 @@ def isolated_settings(directory: Path, **values: Any) -> Settings:
         for name in list(os.environ):
             if name.upper().startswith(("OLLAMA_", "MCP_OLLAMA_")):
                 patch.delenv(name)
+        (directory / "config.toml").touch()
         patch.setenv("MCP_OLLAMA_CONFIG", str(directory / "config.toml"))
         return Settings(data_dir=directory / "data", **values)
 

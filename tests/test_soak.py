@@ -63,7 +63,7 @@ def probed_server(fake_ollama: FakeServerHandle, tmp_path: Path) -> Iterator[tup
         "PYTHONPATH": str(ROOT),
         "OLLAMA_HOST": fake_ollama.ollama_host,
         "MCP_OLLAMA_DATA_DIR": str(tmp_path / "child-data"),
-        "MCP_OLLAMA_CONFIG": str(tmp_path / "child-config.toml"),
+        "MCP_OLLAMA_CONFIG": str(tmp_path / "config.toml"),
         "MCP_OLLAMA_AUTO_START": "false",
     }
     with (tmp_path / "server-stderr.log").open("w", encoding="utf-8") as errlog:

@@ -14,7 +14,7 @@ import anyio
 
 from mcp_ollama.fleet.health import HealthReport, check_health
 from mcp_ollama.ollama.client import OllamaClient
-from mcp_ollama.settings import Settings
+from mcp_ollama.settings import Settings, default_config_file
 
 __all__ = ["register", "render"]
 
@@ -66,11 +66,17 @@ def render(report: HealthReport) -> str:
     else:
         model = ("FAIL", f"{report.default_model} is not installed")
     data = ("ok" if report.data_dir_writable else "FAIL", report.data_dir)
+    config = (
+        ("ok", report.config_file)
+        if report.config_file
+        else ("--", f"none ({default_config_file()} does not exist): defaults and environment")
+    )
     rows = [
         ("daemon", daemon),
         ("ollama binary", binary),
         ("default model", model),
         ("data directory", data),
+        ("config file", config),
     ]
     lines = ["mcp-ollama doctor", ""]
     lines += [f"  [{mark:>4}] {name:<15} {text}" for name, (mark, text) in rows]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import signal
 import sys
 from collections.abc import Sequence
@@ -31,12 +32,16 @@ def _parser() -> argparse.ArgumentParser:
         description="An MCP server for local Ollama models. With no command, serves over stdio.",
     )
     parser.add_argument("--version", action="version", version=f"mcp-ollama {__version__}")
+    _add_global_flags(parser)
+    _add_serve_flags(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the MCP server (default)")
-    _add_serve_flags(serve)
-    _add_serve_flags(parser)
+    _add_serve_flags(serve, after_command=True)
     for register in _command_registrars():
         register(commands)
+    # Global flags work on either side of the command: `mcp-ollama doctor --ollama-host X`.
+    for command in commands.choices.values():
+        _add_global_flags(command, after_command=True)
     return parser
 
 
@@ -48,37 +53,47 @@ def _command_registrars() -> list[Any]:
     return [doctor.register, bench.register]
 
 
-def _add_serve_flags(parser: argparse.ArgumentParser) -> None:
-    add = parser.add_argument
-    add("--transport", choices=["stdio", "sse", "http"], help="MCP transport (default stdio)")
-    add("--host", dest="http_host", help="address HTTP transports bind (default 127.0.0.1)")
-    add("--port", dest="http_port", type=int, help="port HTTP transports bind (default 8000)")
+def _adder(parser: argparse.ArgumentParser, after_command: bool) -> Any:
+    # After the command, an absent flag must not overwrite the same flag given before it.
+    default = argparse.SUPPRESS if after_command else None
+    return functools.partial(parser.add_argument, default=default)
+
+
+def _add_global_flags(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
+    add = _adder(parser, after_command)
     add("--ollama-host", dest="host", help="where Ollama listens (any OLLAMA_HOST form)")
     add("--data-dir", help="where reports, cache and logs are kept")
-    add("--allowed-hosts", help="comma-separated Host headers HTTP transports accept")
-    add("--allowed-origins", help="comma-separated Origin headers HTTP transports accept")
     add("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
     add("--no-auto-start", dest="auto_start", action="store_const", const=False,
         help="never start `ollama serve`")  # fmt: skip
+
+
+def _add_serve_flags(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
+    add = _adder(parser, after_command)
+    add("--transport", choices=["stdio", "sse", "http"], help="MCP transport (default stdio)")
+    add("--host", dest="http_host", help="address HTTP transports bind (default 127.0.0.1)")
+    add("--port", dest="http_port", type=int, help="port HTTP transports bind (default 8000)")
+    add("--allowed-hosts", help="comma-separated Host headers HTTP transports accept")
+    add("--allowed-origins", help="comma-separated Origin headers HTTP transports accept")
     add("--allow-destructive", action="store_const", const=True,
         help="enable delete_model and copying over existing models")  # fmt: skip
     add("--allow-insecure-bind", action="store_const", const=True,
         help="bind a non-loopback address without a token or allowed-hosts list")  # fmt: skip
 
 
-SETTING_FLAGS = (
-    "transport",
-    "http_host",
-    "http_port",
-    "host",
-    "data_dir",
-    "allowed_hosts",
-    "allowed_origins",
-    "log_level",
-    "auto_start",
-    "allow_destructive",
-    "allow_insecure_bind",
-)
+SETTING_FLAGS = {
+    "transport": "--transport",
+    "http_host": "--host",
+    "http_port": "--port",
+    "host": "--ollama-host",
+    "data_dir": "--data-dir",
+    "allowed_hosts": "--allowed-hosts",
+    "allowed_origins": "--allowed-origins",
+    "log_level": "--log-level",
+    "auto_start": "--no-auto-start",
+    "allow_destructive": "--allow-destructive",
+    "allow_insecure_bind": "--allow-insecure-bind",
+}
 
 
 def _given_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -91,12 +106,17 @@ def _given_flags(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = _parser().parse_args(argv)
+    given = _given_flags(args)
     try:
-        settings = Settings(**_given_flags(args))
+        settings = Settings(**given)
     # A source error is a value that does not parse at all (MCP_OLLAMA_HEADERS that is not
-    # JSON); neither kind of message repeats the value, which may be a secret.
-    except (ValidationError, SettingsSourceError) as exc:
-        sys.stderr.write(f"mcp-ollama: invalid configuration:\n{exc}\n")
+    # JSON); ours, a config file that is missing or not TOML.
+    except (ValidationError, SettingsSourceError, SettingsError) as exc:
+        from mcp_ollama.cli.config_errors import describe_settings_error
+
+        flags = {name: SETTING_FLAGS[name] for name in given}
+        problems = describe_settings_error(exc, flags)
+        sys.stderr.write(f"mcp-ollama: invalid configuration:\n{problems}\n")
         return 2
     configure_logging(settings.log_level, json=settings.log_json)
     handler = getattr(args, "handler", None)

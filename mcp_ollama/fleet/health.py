@@ -52,6 +52,7 @@ class HealthReport(BaseModel):
     )
     data_dir: str
     data_dir_writable: bool
+    config_file: str | None = Field(description="The config file read, None when there is none")
     problems: list[str] = Field(default_factory=list, description="What to fix, one per line")
     warnings: list[str] = Field(default_factory=list, description="Worth knowing, not fatal")
     settings: dict[str, Any] = Field(description="Effective settings, secrets redacted")
@@ -103,6 +104,7 @@ async def check_health(
         default_model_present=present,
         data_dir=str(settings.data_dir),
         data_dir_writable=writable,
+        config_file=str(settings.config_file) if settings.config_file else None,
         problems=problems,
         warnings=warnings,
         settings=settings.redacted(),
