@@ -1,15 +1,24 @@
-"""Logging: structlog and the stdlib, both to stderr (stdout carries JSON-RPC under stdio)."""
+"""Logging: structlog and the stdlib, both to stderr (stdout carries JSON-RPC under stdio).
+
+Front ends may also listen to the server's own events (`listen_to_logs`): the MCP server passes
+them on to clients that asked for log messages. A listener sees an event after secrets and
+prompt-like values were redacted, whatever level stderr is set to.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
 
-__all__ = ["configure_logging", "redact_secrets"]
+__all__ = ["LogListener", "configure_logging", "listen_to_logs", "redact_secrets"]
+
+LogListener = Callable[[str, Mapping[str, Any]], None]
+"""Called with an event's level name (`info`, `warning`, ...) and its (redacted) fields."""
+_LISTENERS: dict[object, LogListener] = {}
 
 SECRET_KEYS = frozenset(
     {"authorization", "api_key", "auth_token", "token", "password", "secret", "headers", "cookie"}
@@ -40,14 +49,62 @@ def redact_secrets(
     return event_dict
 
 
+def _tell_listeners(
+    _logger: Any, method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A structlog processor: hand the (redacted) event to every log listener."""
+    if _LISTENERS:
+        level = {"exception": "error", "warn": "warning", "fatal": "critical"}.get(method, method)
+        for listener in list(_LISTENERS.values()):
+            listener(level, dict(event_dict))
+    return event_dict
+
+
+def _below(level: str) -> structlog.typing.Processor:
+    """A structlog processor dropping events below `level` (after the listeners saw them)."""
+    threshold = logging.getLevelNamesMapping()[level]
+
+    def drop(
+        _logger: Any, method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        name = {"exception": "ERROR", "warn": "WARNING"}.get(method, method.upper())
+        if logging.getLevelNamesMapping().get(name, logging.INFO) < threshold:
+            raise structlog.DropEvent
+        return event_dict
+
+    return drop
+
+
+def listen_to_logs(listener: LogListener) -> Callable[[], None]:
+    """Call `listener(level, event)` for every structlog event from now on, at every level,
+    with secrets and prompts already redacted; returns the function that stops it.
+
+    Works whether or not `configure_logging` ran (a library use, the tests): then the listener
+    step is put in front of structlog's current processors.
+    """
+    processors = list(structlog.get_config()["processors"])
+    if _tell_listeners not in processors:
+        structlog.configure(processors=[redact_secrets, _tell_listeners, *processors])
+    token = object()
+    _LISTENERS[token] = listener
+
+    def stop() -> None:
+        _LISTENERS.pop(token, None)
+
+    return stop
+
+
 def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
-    """Send every log line to stderr; JSON unless stderr is a terminal."""
+    """Send log lines at `level` and above to stderr; JSON unless stderr is a terminal."""
     use_json = (not sys.stderr.isatty()) if json is None else json
     processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso"),
         redact_secrets,
+        # Listeners (clients that asked for log messages) choose their own level.
+        _tell_listeners,
+        _below(level),
     ]
     if use_json:
         # No locals in tracebacks: they can hold prompts or tokens.
@@ -61,7 +118,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         processors.append(structlog.dev.ConsoleRenderer())
     structlog.configure(
         processors=processors,
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )

@@ -19,6 +19,7 @@ from mcp_ollama.conversations.database import DATABASE_NAME, Database
 from mcp_ollama.conversations.sessions import SessionStore
 from mcp_ollama.conversations.turns import Conversations
 from mcp_ollama.conversations.usage import UsageLedger
+from mcp_ollama.events import ChangeFeed
 from mcp_ollama.fleet.catalog import ModelCatalog
 from mcp_ollama.fleet.models import ModelService
 from mcp_ollama.generation.options import PresetBook
@@ -53,6 +54,8 @@ class OllamaService:
     ) -> None:
         self.settings = settings
         self.client = client
+        # What changed (models, reports, outputs, sessions), for front ends that show it live.
+        self.changes = ChangeFeed()
         self.presets = presets or PresetBook(settings.presets, settings.models)
         self.catalog = catalog or ModelCatalog.from_settings(client, settings)
         # Auto-start, busy retries and the `ollama` CLI fallback wrap every daemon call.
@@ -65,7 +68,7 @@ class OllamaService:
         # Conversations and usage share one SQLite file, opened on first use.
         self.database = database or Database(settings.data_dir / DATABASE_NAME)
         self.usage = UsageLedger(self.database)
-        self.sessions = SessionStore(self.database)
+        self.sessions = SessionStore(self.database, changes=self.changes)
         self.skills = SkillBook(settings.effective_skills_dir)
         windows = ContextWindows(client)
         compactor = Compactor(
@@ -81,7 +84,12 @@ class OllamaService:
             self.sessions, self.skills, windows, compactor, threshold=settings.context_threshold
         )
         self.models = ModelService(
-            settings, client, catalog=self.catalog, resilience=self.resilience, cli=self.cli
+            settings,
+            client,
+            catalog=self.catalog,
+            resilience=self.resilience,
+            cli=self.cli,
+            changes=self.changes,
         )
         self.generation = GenerationService(
             settings,
@@ -95,7 +103,12 @@ class OllamaService:
             pull=lambda model, progress: self.models.pull(model, on_progress=progress),
         )
         self.bench = BenchService(
-            settings, client, presets=self.presets, reports=self.reports, app_version=__version__
+            settings,
+            client,
+            presets=self.presets,
+            reports=self.reports,
+            app_version=__version__,
+            changes=self.changes,
         )
 
     async def aclose(self) -> None:
@@ -112,4 +125,5 @@ class OllamaService:
         output_id = await anyio.to_thread.run_sync(
             self.reports.save_output, tool, result.model, request, result, text
         )
+        self.changes.output_saved(output_id)
         return result.model_copy(update={"saved_output": output_id})

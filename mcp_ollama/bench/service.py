@@ -16,6 +16,7 @@ from mcp_ollama.bench.metrics import BenchmarkResult, ComparisonResult
 from mcp_ollama.bench.reports import ReportStore
 from mcp_ollama.bench.suite import BenchmarkPlan, build_prompts
 from mcp_ollama.errors import InvalidInputError, MCPOllamaError
+from mcp_ollama.events import ChangeFeed
 from mcp_ollama.generation import (
     KeepAlive,
     PresetBook,
@@ -41,12 +42,14 @@ class BenchService:
         presets: PresetBook,
         reports: ReportStore,
         app_version: str = "",
+        changes: ChangeFeed | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.presets = presets
         self.reports = reports
         self.app_version = app_version
+        self.changes = changes or ChangeFeed()
         # One benchmark at a time across every caller: concurrent runs on one GPU would skew
         # each other's figures.
         self._benchmark_lock = anyio.Lock()
@@ -83,7 +86,9 @@ class BenchService:
         result.environment = await self.environment()
         if not save_report:
             return result
-        return await anyio.to_thread.run_sync(self.reports.save_benchmark, result)
+        saved = await anyio.to_thread.run_sync(self.reports.save_benchmark, result)
+        self.changes.report_saved(saved.report_id or "")
+        return saved
 
     async def compare(
         self,
@@ -115,7 +120,9 @@ class BenchService:
         result.environment = await self.environment()
         if not save_report:
             return result
-        return await anyio.to_thread.run_sync(self.reports.save_comparison, result)
+        saved = await anyio.to_thread.run_sync(self.reports.save_comparison, result)
+        self.changes.report_saved(saved.report_id or "")
+        return saved
 
     async def environment(self) -> dict[str, str]:
         """Where the figures were measured: versions, the daemon's address, OS and CPUs."""

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from mcp_ollama.conversations.database import Database, transaction
 from mcp_ollama.errors import SessionNotFoundError, StorageError
+from mcp_ollama.events import ChangeFeed
 from mcp_ollama.ollama.types import ChatMessage
 from mcp_ollama.storage import check_id
 
@@ -175,9 +176,10 @@ class _KeyedLocks:
 class SessionStore:
     """Sessions and their messages in SQLite, one turn at a time per session."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, changes: ChangeFeed | None = None) -> None:
         self._db = database
         self._locks = _KeyedLocks()
+        self._changes = changes or ChangeFeed()
 
     @asynccontextmanager
     async def locked(self, session_id: str) -> AsyncIterator[SessionState]:
@@ -266,6 +268,7 @@ class SessionStore:
                 )
 
         await self._db.run(write)
+        self._changes.session_changed(state.session_id)
 
     async def compact(self, state: SessionState, through_seq: int, summary: str | None) -> None:
         """Mark messages up to `through_seq` as compacted and store the session's summary."""
@@ -285,6 +288,7 @@ class SessionStore:
         await self._db.run(write)
         state.summary = summary
         state.active = [m for m in state.active if m.seq > through_seq]
+        self._changes.session_changed(state.session_id)
 
     async def get(self, session_id: str) -> SessionDetail:
         """One session with every message.
@@ -343,6 +347,7 @@ class SessionStore:
         async with self._locks.hold(session_id):
             if not await self._db.run(write):
                 raise _not_found(session_id)
+        self._changes.session_changed(session_id)
 
     async def _ready(self) -> None:
         await self._db.ensure_schema(SCHEMA)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 from contextlib import aclosing
 
+import structlog
+
 from mcp_ollama.errors import InvalidInputError, OllamaError, OllamaResponseError
+from mcp_ollama.events import ChangeFeed
 from mcp_ollama.fleet.catalog import ModelCatalog
 from mcp_ollama.ollama.cli_fallback import OllamaCLI
 from mcp_ollama.ollama.client import OllamaClient
@@ -28,6 +31,8 @@ from mcp_ollama.settings import Settings
 
 __all__ = ["ModelService"]
 
+logger = structlog.get_logger()
+
 
 class ModelService:
     """Model management against the daemon, validated, with actionable errors."""
@@ -40,12 +45,14 @@ class ModelService:
         catalog: ModelCatalog,
         resilience: Resilience,
         cli: OllamaCLI,
+        changes: ChangeFeed | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.catalog = catalog
         self.resilience = resilience
         self.cli = cli
+        self.changes = changes or ChangeFeed()
 
     async def list_models(self, *, force_refresh: bool = False) -> ModelList:
         """The installed models with details and load state; when Ollama cannot be reached, the
@@ -120,7 +127,7 @@ class ModelService:
         model = validate_model_name(model)
         self._check_pull_allowed(model)
         try:
-            return await self.resilience.streamed(
+            result = await self.resilience.streamed(
                 lambda progress: self._pull(model, insecure, progress),
                 fallback=lambda progress: self.cli.pull(
                     model, insecure=insecure, on_progress=progress
@@ -129,6 +136,8 @@ class ModelService:
             )
         finally:
             self.catalog.invalidate()
+        self.changed("model pulled", model, size=human_bytes(result.total_bytes))
+        return result
 
     async def _pull(
         self, model: str, insecure: bool, on_progress: ProgressCallback | None
@@ -181,7 +190,7 @@ class ModelService:
                 "MCP_OLLAMA_ALLOW_DESTRUCTIVE=true (or allow_destructive = true in the config)."
             )
         await self.resilience.call(lambda: self.client.delete(model))
-        self.catalog.invalidate()
+        self.changed("model deleted", model)
         return OperationResult(message=f"deleted '{model}'")
 
     async def copy(self, source: str, destination: str) -> OperationResult:
@@ -196,8 +205,15 @@ class ModelService:
         await self.refuse_overwrite(destination, action="copying")
         async with explain_missing(self.client):
             await self.resilience.call(lambda: self.client.copy(source, destination))
-        self.catalog.invalidate()
+        self.changed("model copied", destination, source=source)
         return OperationResult(message=f"copied '{source}' to '{destination}'")
+
+    def changed(self, event: str, model: str, **facts: str) -> None:
+        """After an operation changed what is installed: log it, drop the cached list, and
+        announce it (every model-changing operation, `create` included, ends here)."""
+        logger.info(event, model=model, **facts)
+        self.catalog.invalidate()
+        self.changes.models_changed(model)
 
     async def refuse_overwrite(self, name: str, *, action: str) -> None:
         """Refuse to write a model over an installed one unless destructive operations are on.

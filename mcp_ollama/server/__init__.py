@@ -19,7 +19,10 @@ from mcp_ollama.generation.options import PresetBook
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.server._common import AppState
 from mcp_ollama.server.apps import report_view
+from mcp_ollama.server.client_log import ClientLog
+from mcp_ollama.server.clients import Clients
 from mcp_ollama.server.completions import completion_registry
+from mcp_ollama.server.live import LiveUpdates
 from mcp_ollama.server.prompts import register_prompts
 from mcp_ollama.server.resources import register_resources
 from mcp_ollama.server.resources_models import register_model_resources
@@ -56,6 +59,10 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
     # Shared by every connection, and by the static resources, which get no request context.
     presets = PresetBook(settings.presets, settings.models)
     reports = ReportStore(settings.data_dir, retention=settings.report_retention)
+    # What the server sends unasked: resource updates and log messages, to every client.
+    clients = Clients()
+    live = LiveUpdates(clients, reports)
+    client_log = ClientLog(clients)
 
     @asynccontextmanager
     async def open_state() -> AsyncIterator[AppState]:
@@ -76,6 +83,10 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
             service.usage.attach(background)
             # Completion handlers get no request context: they reach the state through this.
             stack.enter_context(completion_registry(mcp).bound(state))
+            # Its changes and log events reach the clients, sent from its background.
+            await stack.enter_async_context(clients.attached(state, background))
+            stack.callback(service.changes.subscribe(live.on_change))
+            stack.enter_context(client_log.listening())
             yield state
 
     # One state for every connection of an HTTP app (see `shared_state`).
@@ -87,13 +98,16 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
         version=__version__,
         lifespan=shared.connection,
         extensions=[report_view()],
+        subscriptions=clients.bus,
     )
     shared.register(mcp)
+    live.install(mcp)
+    client_log.install(mcp)
     register_generation_tools(mcp)
     register_model_tools(mcp)
     register_health_tools(mcp)
     register_session_tools(mcp, settings)
-    register_model_resources(mcp)
+    register_model_resources(mcp, clients)
     register_benchmark_tools(mcp)
     register_resources(mcp, presets=presets, reports=reports)
     register_prompts(mcp)

@@ -8,6 +8,7 @@ reports://{report_id}            one report (JSON)
 reports://{report_id}/markdown   the same as Markdown tables
 reports://{report_id}/chart      a comparison's SVG chart
 reports://{report_id}/html       the report as a self-contained HTML page (charts, tables)
+outputs://{output_id}            a generation saved with save_output (Markdown)
 ```
 
 The static resources take no request context (the SDK gives them none), so the preset book and
@@ -24,6 +25,7 @@ import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
+from mcp_ollama.bench.outputs import newest_outputs, read_output
 from mcp_ollama.bench.reports import ReportStore
 from mcp_ollama.errors import (
     InvalidInputError,
@@ -35,13 +37,14 @@ from mcp_ollama.generation.options import PresetBook
 from mcp_ollama.server._common import AppState
 from mcp_ollama.server.completions import completion_registry
 
-__all__ = ["PRESET_TEMPLATE", "REPORT_TEMPLATES", "register_resources"]
+__all__ = ["OUTPUT_TEMPLATE", "PRESET_TEMPLATE", "REPORT_TEMPLATES", "register_resources"]
 
 PRESET_TEMPLATE = "presets://{name}"
 REPORT_TEMPLATE = "reports://{report_id}"
 REPORT_MARKDOWN_TEMPLATE = "reports://{report_id}/markdown"
 REPORT_CHART_TEMPLATE = "reports://{report_id}/chart"
 REPORT_HTML_TEMPLATE = "reports://{report_id}/html"
+OUTPUT_TEMPLATE = "outputs://{output_id}"
 REPORT_TEMPLATES = (
     REPORT_TEMPLATE,
     REPORT_MARKDOWN_TEMPLATE,
@@ -145,10 +148,22 @@ def register_resources(mcp: MCPServer[Any], *, presets: PresetBook, reports: Rep
         """A report's HTML page."""
         return await _read(reports.get_html, report_id)
 
+    @mcp.resource(
+        OUTPUT_TEMPLATE,
+        name="output",
+        title="Saved output (Markdown)",
+        mime_type="text/markdown",
+        description="A generate_text or chat answer saved with save_output",
+    )
+    async def saved_output(output_id: str) -> str:
+        """A saved output's Markdown."""
+        return await _read(lambda key: read_output(reports, key), output_id)
+
     registry = completion_registry(mcp)
     registry.add("resource", "name", _complete_presets, ref=PRESET_TEMPLATE)
     for template in REPORT_TEMPLATES:
         registry.add("resource", "report_id", _complete_reports, ref=template)
+    registry.add("resource", "output_id", _complete_outputs, ref=OUTPUT_TEMPLATE)
 
 
 def _json(data: Any) -> str:
@@ -161,3 +176,7 @@ async def _complete_presets(state: AppState, _partial: str, _args: Mapping[str, 
 
 async def _complete_reports(state: AppState, _partial: str, _args: Mapping[str, str]) -> list[str]:
     return await anyio.to_thread.run_sync(state.service.reports.report_ids)
+
+
+async def _complete_outputs(state: AppState, _partial: str, _args: Mapping[str, str]) -> list[str]:
+    return await anyio.to_thread.run_sync(newest_outputs, state.service.reports, 100)
