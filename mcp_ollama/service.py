@@ -69,7 +69,7 @@ class OllamaService:
         self.database = database or Database(settings.data_dir / DATABASE_NAME)
         self.usage = UsageLedger(self.database)
         self.sessions = SessionStore(self.database, changes=self.changes)
-        self.skills = SkillBook(settings.effective_skills_dir)
+        self.skills = SkillBook(settings.effective_skills_dir, data_dir=settings.data_dir)
         windows = ContextWindows(client)
         compactor = Compactor(
             windows,

@@ -30,21 +30,35 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import structlog
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from mcp_ollama.bench.charts import ChartRow, comparison_chart
 from mcp_ollama.bench.metrics import BenchmarkResult, ComparisonResult, metric_value
 from mcp_ollama.bench.report_html import report_html, report_title
+from mcp_ollama.bench.report_index import (
+    PREFIXES,
+    ReportKind,
+    ReportList,
+    ReportSummary,
+    orphans,
+    scan,
+)
 from mcp_ollama.bench.report_markdown import benchmark_markdown, comparison_markdown
 from mcp_ollama.errors import ReportNotFoundError, StorageError
-from mcp_ollama.storage import atomic_write_set, atomic_write_text, check_id, json_text
+from mcp_ollama.storage import (
+    atomic_write_set,
+    atomic_write_text,
+    check_id,
+    json_text,
+    read_bytes_inside,
+    refuse_links,
+    sweep_temp_files,
+)
 
 __all__ = ["ReportKind", "ReportList", "ReportStore", "ReportSummary", "new_id"]
 
 logger = structlog.get_logger()
 
-ReportKind = Literal["benchmark", "comparison"]
-PREFIXES: dict[str, ReportKind] = {"bench": "benchmark", "compare": "comparison"}
 KIND_PREFIX: dict[ReportKind, str] = {kind: prefix for prefix, kind in PREFIXES.items()}
 OUTPUT_PREFIX = "output"
 NOT_SAVED_HINT = (
@@ -59,6 +73,9 @@ OUTPUT_NOT_SAVED_HINT = "The answer was generated but not saved; call again with
 CONFIG_PREFIX = "config"
 SUFFIXES = {"json": ".json", "markdown": ".md", "chart": ".svg", "html": ".html"}
 Result = TypeVar("Result", BenchmarkResult, ComparisonResult)
+SWEEP_AGE = 3600.0
+"""Seconds a temporary or orphan file must be left alone before the sweep at start removes it:
+another server on the same data directory may be writing it."""
 
 
 def new_id(prefix: str) -> str:
@@ -68,24 +85,6 @@ def new_id(prefix: str) -> str:
     True
     """
     return f"{prefix}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-
-
-class ReportSummary(BaseModel):
-    """One saved report, as listed."""
-
-    id: str
-    kind: ReportKind
-    created_at: str
-    models: list[str]
-    title: str
-    uris: dict[str, str] = Field(description="Resources: json, markdown, html (and chart)")
-
-
-class ReportList(BaseModel):
-    """Saved reports, newest first."""
-
-    reports: list[ReportSummary]
-    total: int = Field(description="Reports saved (the list may be cut by `limit`)")
 
 
 class ReportStore:
@@ -158,7 +157,7 @@ class ReportStore:
 
     def _write_report(self, saved: Result, files: dict[str, Path], texts: dict[str, str]) -> None:
         """Write the renderings and the HTML page, then the JSON, which makes the report exist."""
-        with atomic_write_set(NOT_SAVED_HINT, NOT_SAVED_FOR_PERSON) as write:
+        with atomic_write_set(NOT_SAVED_HINT, NOT_SAVED_FOR_PERSON, root=self.data_dir) as write:
             for kind, text in (texts | {"html": report_html(saved)}).items():
                 write(files[kind], text)
             write(files["json"], json_text(saved.model_dump(mode="json")))
@@ -186,7 +185,7 @@ class ReportStore:
         markdown = (
             f"# {tool}: {model}\n\n- Output: `{output_id}`\n- Saved: {created_at}\n\n{text}\n"
         )
-        with atomic_write_set(OUTPUT_NOT_SAVED_HINT) as write:
+        with atomic_write_set(OUTPUT_NOT_SAVED_HINT, root=self.data_dir) as write:
             write(self.outputs_dir / f"{output_id}.md", markdown)
             write(self.outputs_dir / f"{output_id}.json", json_text(record))
         self._prune_files(self.outputs_dir, OUTPUT_PREFIX)
@@ -199,15 +198,25 @@ class ReportStore:
             StorageError: the data directory is not writable.
         """
         path = self.configs_dir / f"{new_id(CONFIG_PREFIX)}{suffix}"
-        atomic_write_text(path, text)
+        atomic_write_text(path, text, root=self.data_dir)
         return path
 
     # -- reading -----------------------------------------------------------------------------
 
     def list_reports(self, kind: ReportKind | None = None, limit: int | None = None) -> ReportList:
-        """Saved reports, newest first, optionally of one kind and at most `limit` of them."""
-        entries = [e for e in self._scan() if kind is None or e.kind == kind]
-        return ReportList(reports=entries[:limit] if limit else entries, total=len(entries))
+        """Saved reports, newest first, optionally of one kind and at most `limit` of them; a
+        file that is not a readable report is skipped and named in `skipped`.
+
+        Raises:
+            StorageError: the reports folder cannot be listed.
+        """
+        found = scan(self.data_dir, self.reports_dir)
+        entries = [e for e in found.reports if kind is None or e.kind == kind]
+        return ReportList(
+            reports=entries[:limit] if limit else entries,
+            total=len(entries),
+            skipped=found.skipped,
+        )
 
     def get_json(self, report_id: str) -> dict[str, Any]:
         """A report as parsed JSON.
@@ -292,8 +301,28 @@ class ReportStore:
         )
 
     def report_ids(self) -> list[str]:
-        """Every saved report id, newest first (for completions)."""
-        return [entry.id for entry in self._scan()]
+        """Every saved report id, newest first (for completions).
+
+        Raises:
+            StorageError: the reports folder cannot be listed.
+        """
+        return [entry.id for entry in scan(self.data_dir, self.reports_dir).reports]
+
+    def sweep(self) -> None:
+        """Delete what writers killed mid-save left behind (temporary files anywhere in the
+        data directory, report renderings without their JSON, outputs without their record),
+        once it is `SWEEP_AGE` old; run at start."""
+        removed = sweep_temp_files(self.data_dir, older_than=SWEEP_AGE)
+        removed += orphans(self.reports_dir, older_than=SWEEP_AGE)
+        removed += [
+            path
+            for path in orphans(self.outputs_dir, older_than=SWEEP_AGE)
+            if path.name.startswith(f"{OUTPUT_PREFIX}-")
+        ]
+        for path in removed:
+            _unlink(path)
+        if removed:
+            logger.info("left-over files removed", count=len(removed), data_dir=str(self.data_dir))
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -303,6 +332,7 @@ class ReportStore:
     def _existing(self, report_id: str) -> Path:
         check_id(report_id, kind="report id")
         path = self._path(report_id, ".json")
+        refuse_links(self.data_dir, path)  # its JSON is what makes a report exist
         if report_id.split("-", 1)[0] not in PREFIXES or not path.is_file():
             raise ReportNotFoundError(
                 f"no report {report_id!r}; call list_reports (or read reports://list) for the "
@@ -310,78 +340,39 @@ class ReportStore:
             )
         return path
 
-    @staticmethod
-    def _read(path: Path, report_id: str) -> str:
+    def _read(self, path: Path, report_id: str) -> str:
         try:
-            return path.read_text(encoding="utf-8")
+            return read_bytes_inside(self.data_dir, path).decode("utf-8")
         except FileNotFoundError as exc:
             raise ReportNotFoundError(f"report {report_id!r} has no {path.suffix} file") from exc
-        except OSError as exc:
-            raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
-
-    def _scan(self) -> list[ReportSummary]:
-        """Every complete report, newest first."""
-        if not self.reports_dir.is_dir():
-            return []
-        found: list[ReportSummary] = []
-        for path in self.reports_dir.glob("*.json"):
-            summary = _summarize(path)
-            if summary is not None:
-                found.append(summary)
-        found.sort(key=lambda s: (s.created_at, s.id), reverse=True)
-        return found
+        except UnicodeDecodeError as exc:
+            raise StorageError(f"cannot read {path}: it is not UTF-8 text") from exc
 
     def _prune_reports(self, kind: ReportKind) -> None:
-        for old in [e for e in self._scan() if e.kind == kind][self.retention :]:
+        """Keep the newest `retention` reports of a kind; a listing that fails is logged, never
+        raised: the report just saved must still be returned, or the caller saves it again."""
+        try:
+            found = scan(self.data_dir, self.reports_dir)
+        except StorageError as exc:
+            logger.warning("old reports not pruned", reason=str(exc))
+            return
+        for old in [e for e in found.reports if e.kind == kind][self.retention :]:
             for suffix in SUFFIXES.values():
                 _unlink(self._path(old.id, suffix))
             logger.info("report pruned", report_id=old.id, retention=self.retention)
 
     def _prune_files(self, directory: Path, prefix: str) -> None:
+        try:
+            found = list(directory.glob(f"{prefix}-*.json"))
+        except OSError as exc:
+            logger.warning("old files not pruned", folder=str(directory), reason=str(exc))
+            return
         records = sorted(
-            (p for p in directory.glob(f"{prefix}-*.json")),
-            key=lambda p: (p.stem.split("-")[1:3], _mtime(p), p.name),
-            reverse=True,
+            found, key=lambda p: (p.stem.split("-")[1:3], _mtime(p), p.name), reverse=True
         )
         for old in records[self.retention :]:
             _unlink(old)
             _unlink(old.with_suffix(".md"))
-
-
-def _summarize(path: Path) -> ReportSummary | None:
-    """A listing entry for a report's JSON file, or None for anything that is not one."""
-    prefix = path.stem.split("-", 1)[0]
-    kind = PREFIXES.get(prefix)
-    if kind is None or path.name.startswith("."):
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        logger.warning("unreadable report skipped", path=str(path), reason=str(exc))
-        return None
-    if not isinstance(data, dict):
-        return None
-    if kind == "benchmark":
-        models = [str(data.get("model", ""))]
-        title = f"Benchmark: {models[0]}"
-    else:
-        models = [str(m.get("model", "")) for m in data.get("models", []) if isinstance(m, dict)]
-        title = "Model comparison: " + " vs ".join(models)
-    uris = {
-        "json": f"reports://{path.stem}",
-        "markdown": f"reports://{path.stem}/markdown",
-        "html": f"reports://{path.stem}/html",
-    }
-    if kind == "comparison":
-        uris["chart"] = f"reports://{path.stem}/chart"
-    return ReportSummary(
-        id=path.stem,
-        kind=kind,
-        created_at=str(data.get("created_at", "")),
-        models=models,
-        title=title,
-        uris=uris,
-    )
 
 
 def _mtime(path: Path) -> int:

@@ -29,7 +29,7 @@ import anyio.to_thread
 import structlog
 
 from mcp_ollama.errors import StorageError
-from mcp_ollama.storage import make_private_dir, storage_error
+from mcp_ollama.storage import make_private_dir, refuse_links, storage_error
 
 __all__ = ["DATABASE_NAME", "Database", "transaction"]
 
@@ -90,6 +90,8 @@ class Database:
     def _connect(self) -> sqlite3.Connection:
         if self._connection is not None:
             return self._connection
+        for name in (self.path.name, *(self.path.name + suffix for suffix in COMPANIONS)):
+            refuse_links(self.path.parent, self.path.with_name(name))  # SQLite would follow it
         try:
             make_private_dir(self.path.parent)
             # SQLite would create the file (and its WAL, which copies its mode) world-readable.

@@ -29,7 +29,7 @@ from mcp_ollama.ollama.names import canonical_name, same_model
 from mcp_ollama.ollama.types import ModelSummary, ShowResponse
 from mcp_ollama.results import LocalModel, ModelList, human_bytes
 from mcp_ollama.settings import Settings
-from mcp_ollama.storage import atomic_write_json
+from mcp_ollama.storage import atomic_write_json, read_bytes_inside
 
 __all__ = ["FRESH_AGE", "MAX_AGE", "ModelCatalog", "to_local_model"]
 
@@ -205,10 +205,10 @@ class ModelCatalog:
         if self._cache_file is None:
             return None
         try:
-            text = self._cache_file.read_text(encoding="utf-8")
+            text = read_bytes_inside(self._data_dir, self._cache_file).decode("utf-8")
         except FileNotFoundError:
             return None
-        except OSError as exc:
+        except (OSError, StorageError, UnicodeDecodeError) as exc:
             logger.warning("model cache unreadable", path=str(self._cache_file), error=str(exc))
             return None
         try:
@@ -222,11 +222,19 @@ class ModelCatalog:
                 self._cache_file.unlink()
             return None
 
+    @property
+    def _data_dir(self) -> Path:
+        """The data directory (the cache file is in its `cache/` folder): nothing inside it is
+        followed if it is a symbolic link."""
+        assert self._cache_file is not None
+        return self._cache_file.parent.parent
+
     def _persist(self, data: _CacheFile) -> None:
         if self._cache_file is None:
             return
         try:
-            atomic_write_json(self._cache_file, json.loads(data.model_dump_json()))
+            data_json = json.loads(data.model_dump_json())
+            atomic_write_json(self._cache_file, data_json, root=self._data_dir)
         except StorageError as exc:
             # The listing itself succeeded; a read-only data dir only costs the next start.
             logger.warning("model cache not saved", error=str(exc))

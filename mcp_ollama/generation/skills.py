@@ -7,6 +7,7 @@ space, joined by `SKILL_SEPARATOR`, followed (after one more separator) by the s
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from mcp_ollama.errors import InvalidInputError, StorageError
+from mcp_ollama.storage import read_bytes_inside
 
 __all__ = [
     "SKILL_SEPARATOR",
@@ -77,50 +79,75 @@ class SkillList(BaseModel):
 
     skills_dir: str
     skills: list[Skill]
+    skipped: list[str] = Field(
+        default_factory=list, description="Files in the skills directory that cannot be read, why"
+    )
 
 
 class SkillBook:
-    """The skills directory, read fresh on every call (skills are edited by hand)."""
+    """The skills directory, read fresh on every call (skills are edited by hand).
 
-    def __init__(self, directory: Path) -> None:
+    A skill file is read as itself, never through a symbolic link, and nothing inside the data
+    directory is followed (when the skills directory is in it, as by default).
+    """
+
+    def __init__(self, directory: Path, *, data_dir: Path | None = None) -> None:
         self.directory = directory
+        inside = data_dir is not None and directory.is_relative_to(data_dir)
+        self._root = data_dir if data_dir is not None and inside else directory
 
     def names(self) -> list[str]:
         """The valid skill names present now, sorted (synchronous: for start-up wiring)."""
         try:
-            paths = sorted(self.directory.glob("*.md"))
+            entries = list(os.scandir(self.directory))
         except OSError:
             return []
-        return [p.stem for p in paths if p.is_file() and _NAME.fullmatch(p.stem)]
+        return sorted(
+            entry.name.removesuffix(".md")
+            for entry in entries
+            if entry.name.endswith(".md") and _NAME.fullmatch(entry.name.removesuffix(".md"))
+        )
 
     async def list_skills(self) -> SkillList:
-        """Every skill with its description."""
+        """Every skill with its description; a file that cannot be read is skipped and named."""
         names = await anyio.to_thread.run_sync(self.names)
         skills = []
+        skipped = []
         for name in names:
-            text = await self.read(name)
+            try:
+                text = await self.read(name)
+            except (InvalidInputError, StorageError) as exc:  # gone since, a link, not UTF-8
+                skipped.append(f"{name}.md: {exc}")
+                continue
             first = next((line.strip() for line in text.splitlines() if line.strip()), "")
             skills.append(Skill(name=name, description=first.lstrip("# "), size_chars=len(text)))
-        return SkillList(skills_dir=str(self.directory), skills=skills)
+        return SkillList(skills_dir=str(self.directory), skills=skills, skipped=skipped)
 
     async def read(self, name: str) -> str:
         """One skill's Markdown text.
 
         Raises:
             InvalidInputError: the name is invalid or no such skill exists.
-            StorageError: the file exists but cannot be read.
+            StorageError: the file exists but cannot be read, is not UTF-8, or is a link.
         """
-        path = anyio.Path(self.directory / f"{validate_skill_name(name)}.md")
+        path = self.directory / f"{validate_skill_name(name)}.md"
         try:
-            return await path.read_text(encoding="utf-8")
+            data = await anyio.to_thread.run_sync(read_bytes_inside, self._root, path)
         except FileNotFoundError as exc:
             available = await anyio.to_thread.run_sync(self.names)
             raise InvalidInputError(
                 f"no skill named {name!r} in {self.directory}; available skills: "
                 f"{', '.join(available) or 'none (add NAME.md files there)'}"
             ) from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StorageError(f"cannot read skill {name!r} from {path}: {exc}") from exc
+        except StorageError as exc:
+            raise StorageError(f"cannot read skill {name!r}: {exc}") from exc
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise StorageError(
+                f"cannot read skill {name!r} from {path}: it is not UTF-8 text ({exc.reason} at "
+                f"byte {exc.start}); save it as UTF-8"
+            ) from exc
 
     async def system_message(self, skills: Sequence[str] | None, system: str | None) -> str | None:
         """The system message for a call naming `skills` (in the order given) and `system`.

@@ -31,7 +31,7 @@ from mcp_ollama.errors import (
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.types import VersionInfo
 from mcp_ollama.settings import Settings
-from mcp_ollama.storage import atomic_write_text, make_private_dir
+from mcp_ollama.storage import atomic_write_text, make_private_dir, refuse_links
 
 __all__ = ["DaemonManager", "daemon_address", "find_ollama_binary"]
 
@@ -194,7 +194,7 @@ class DaemonManager:
 
     def _write_pid(self, pid: int) -> None:
         try:
-            atomic_write_text(self.pid_path, f"{pid}\n")
+            atomic_write_text(self.pid_path, f"{pid}\n", root=self.settings.data_dir)
         except StorageError as exc:  # a convenience for people; the daemon runs without it
             logger.warning("daemon pid file not written", error=str(exc))
 
@@ -202,14 +202,16 @@ class DaemonManager:
         """The daemon's log file, or the null device when the data directory is read-only (a
         daemon without a log beats no daemon)."""
         try:
+            refuse_links(self.settings.data_dir, self.log_path)  # never append to another file
             make_private_dir(self.settings.logs_dir)
             _rotate(self.log_path)
             return self.log_path.open("ab")
-        except OSError as exc:
+        except (OSError, StorageError) as exc:
+            error = exc.strerror if isinstance(exc, OSError) else None
             logger.warning(
                 "daemon log not writable; its output is discarded",
                 path=str(self.log_path),
-                error=exc.strerror or str(exc),
+                error=error or str(exc),
             )
             return open(os.devnull, "ab")  # the caller closes it
 

@@ -81,6 +81,8 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
             stack.callback(background.cancel_scope.cancel)
             service.catalog.attach(background)
             service.usage.attach(background)
+            # What writers killed mid-save left behind goes, off the start-up path.
+            background.start_soon(anyio.to_thread.run_sync, reports.sweep)
             # Completion handlers get no request context: they reach the state through this.
             stack.enter_context(completion_registry(mcp).bound(state))
             # Its changes and log events reach the clients, sent from its background.

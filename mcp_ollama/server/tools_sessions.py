@@ -142,7 +142,7 @@ def register_session_tools(mcp: MCPServer[Any], settings: Settings) -> None:
             raise ResourceError(str(exc)) from exc
         return detail.model_dump_json(indent=2)
 
-    book = SkillBook(settings.effective_skills_dir)
+    book = SkillBook(settings.effective_skills_dir, data_dir=settings.data_dir)
 
     async def read_skill(name: str) -> str:
         try:
