@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from mcp_ollama.bench.reports import OUTPUT_PREFIX, ReportStore
 from mcp_ollama.errors import ReportNotFoundError, StorageError
-from mcp_ollama.storage import check_id
+from mcp_ollama.storage import check_id, read_bytes_inside, refuse_links
 
 __all__ = ["newest_outputs", "read_output"]
 
@@ -31,13 +31,14 @@ def read_output(store: ReportStore, output_id: str) -> str:
     """
     check_id(output_id, kind="output id")
     record = store.outputs_dir / f"{output_id}.json"
+    refuse_links(store.data_dir, record)
     if not output_id.startswith(f"{OUTPUT_PREFIX}-") or not record.is_file():
         raise ReportNotFoundError(
             f"no saved output {output_id!r}; generate_text and chat save one with save_output"
         )
     try:
-        return record.with_suffix(".md").read_text(encoding="utf-8")
-    except OSError as exc:
+        return read_bytes_inside(store.data_dir, record.with_suffix(".md")).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise StorageError(
-            f"cannot read {record.with_suffix('.md')}: {exc.strerror or exc}"
+            f"cannot read {record.with_suffix('.md')}: {getattr(exc, 'strerror', None) or exc}"
         ) from exc
