@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from benchmarks import figures, soak
+from benchmarks import figures, fleet, soak
 from benchmarks.harness import Figure
 
 BENCHMARKS: dict[str, Callable[..., Any]] = {
@@ -37,6 +37,8 @@ BENCHMARKS: dict[str, Callable[..., Any]] = {
     "memory": figures.memory,
     "cache": figures.cache,
     "soak": soak.soak,
+    "routing": fleet.routing,
+    "fleet": fleet.fleet_server,
 }
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 

@@ -11,9 +11,11 @@ MCPOllamaError                      base of everything we raise on purpose
 │   │   ├── OllamaHostNotFoundError the host name in OLLAMA_HOST does not resolve
 │   │   └── OllamaDisconnectedError the daemon closed the connection mid-response
 │   ├── OllamaTimeoutError          connect or read timed out
-│   │   └── OllamaStallError        a stream sent nothing for the stall timeout
+│   │   ├── OllamaStallError        a stream sent nothing for the stall timeout
+│   │   └── CallTimeoutError        the call's own `timeout` ran out (not the daemon's fault)
 │   ├── OllamaResponseError         non-2xx, or a mid-stream {"error": ...} line
 │   │   ├── ModelNotFoundError      404 for a model name; .model, .installed
+│   │   │   └── ModelNotOnHostError no host asked has it (says what each has)
 │   │   └── NotOllamaError          something that is not Ollama answered at OLLAMA_HOST
 │   ├── MalformedResponseError      the daemon sent something that is not its API
 │   ├── GenerationInterruptedError  a stream broke after tokens arrived (never repeated)
@@ -35,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "CallTimeoutError",
     "GenerationInterruptedError",
     "InvalidInputError",
     "InvalidModelNameError",
@@ -42,6 +45,7 @@ __all__ = [
     "MCPOllamaError",
     "MalformedResponseError",
     "ModelNotFoundError",
+    "ModelNotOnHostError",
     "NotOllamaError",
     "OllamaCLIError",
     "OllamaConnectionError",
@@ -133,6 +137,11 @@ class OllamaStallError(OllamaTimeoutError):
         )
 
 
+class CallTimeoutError(OllamaTimeoutError):
+    """A call ran past its own time limit (the `timeout` argument or a preset's); no daemon
+    failed, so the call is not moved to another host."""
+
+
 class OllamaResponseError(OllamaError):
     """The daemon answered with an error status or a mid-stream error line."""
 
@@ -197,6 +206,15 @@ class NotOllamaError(OllamaResponseError):
             )
             advice = "check that OLLAMA_HOST points at Ollama (port 11434 by default)"
         self.args = (f"{self._what}: {advice}.",)
+
+
+class ModelNotOnHostError(ModelNotFoundError):
+    """The host asked (or no host of the fleet) has the model; the message says what to do."""
+
+    def __init__(self, model: str, message: str) -> None:
+        super().__init__(model)
+        self.args = (message,)
+        self.person = None
 
 
 class MalformedResponseError(OllamaError):

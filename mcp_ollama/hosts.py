@@ -1,22 +1,46 @@
-"""Where Ollama is: reading OLLAMA_HOST and telling whether an address is this machine.
+"""Where Ollama is: reading OLLAMA_HOST, the `hosts` of a fleet, and telling whether an address
+is this machine.
 
 Owns the host and address helpers shared by the settings and the client: `parse_host` (every
 OLLAMA_HOST spelling the Ollama CLI accepts, normalised to `scheme://host:port[/path]`),
-`is_loopback_url` and the daemon's `DEFAULT_PORT`.
+`is_loopback_url`, the daemon's `DEFAULT_PORT`, `HostConfig` (one daemon of the fleet: its name,
+URL, headers, key and weight), `parse_hosts` (the `MCP_OLLAMA_HOSTS` spelling) and which headers
+hold secrets.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
+from typing import Any
 
-__all__ = ["DEFAULT_PORT", "InvalidHostError", "is_loopback_url", "parse_host"]
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+__all__ = [
+    "ALL_HOSTS",
+    "DEFAULT_PORT",
+    "HostConfig",
+    "InvalidHostError",
+    "check_hosts",
+    "default_host_name",
+    "is_loopback_url",
+    "is_secret_header",
+    "parse_host",
+    "parse_hosts",
+]
 
 DEFAULT_PORT = 11434
+ALL_HOSTS = "all"
+"""The `host` value that means every host (pull_model); no host may be called that."""
+HOST_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,63}$")
 # A DNS name or an IPv4 address: labels of letters, digits, '-' and '_' joined by dots.
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?"
 _HOST_NAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*\.?$")
 FORMS = "use host, host:port, [IPv6]:port or a URL such as http://host:port"
+SECRET_HEADER_NAMES = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+# A header whose name holds one of these is treated as a secret too (X-Auth-Token, Api-Key, ...).
+SECRET_HEADER_WORDS = ("auth", "token", "key", "secret", "password", "cookie", "session")
 
 
 class InvalidHostError(ValueError):
@@ -26,6 +50,16 @@ class InvalidHostError(ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"OLLAMA_HOST {value!r}: {reason}")
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether a header's value must never be shown (logs, `doctor`, `check_health`).
+
+    >>> [is_secret_header(h) for h in ("Authorization", "X-Auth-Token", "Api-Key", "X-Team")]
+    [True, True, True, False]
+    """
+    lowered = name.lower()
+    return lowered in SECRET_HEADER_NAMES or any(word in lowered for word in SECRET_HEADER_WORDS)
 
 
 def parse_host(value: str | None) -> str:
@@ -169,3 +203,123 @@ def is_loopback_url(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def default_host_name(base_url: str) -> str:
+    """The name a host gets when none is given: its address, with the port unless it is 11434.
+
+    >>> default_host_name('http://10.0.0.5:11434'), default_host_name('http://127.0.0.1:5001')
+    ('10.0.0.5', '127.0.0.1:5001')
+    >>> default_host_name('https://[::1]:11434/ollama')
+    '::1'
+    """
+    authority = base_url.split("://", 1)[-1].split("/", 1)[0]
+    host, _, port = authority.rpartition(":")
+    host = host.strip("[]")
+    return host if port == str(DEFAULT_PORT) else f"{host}:{port}"
+
+
+class HostConfig(BaseModel):
+    """One Ollama daemon of the fleet: a `[hosts.NAME]` table, or the `OLLAMA_HOST` one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    name: str = Field("", description="How tools and reports name it (the table's name)")
+    url: str = Field(description="Where it listens, in any OLLAMA_HOST form")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers")
+    api_key: SecretStr | None = Field(None, description="Bearer token for it")
+    weight: float = Field(1.0, gt=0, le=1000, description="Its share of the calls")
+
+    @field_validator("url")
+    @classmethod
+    def _normalised(cls, value: str) -> str:
+        return parse_host(value)
+
+    @property
+    def base_url(self) -> str:
+        """The daemon's base URL, normalised."""
+        return self.url
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the daemon is on this machine (auto-start and the CLI fallback apply)."""
+        return is_loopback_url(self.url)
+
+    def request_headers(self) -> dict[str, str]:
+        """Headers sent with every request to this daemon, secrets included."""
+        headers = dict(self.headers)
+        if self.api_key is not None and not any(k.lower() == "authorization" for k in headers):
+            headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
+        return headers
+
+    @property
+    def sends_secrets_in_clear(self) -> bool:
+        """Whether credentials go to a daemon on another machine over plain http."""
+        return (
+            self.url.startswith("http://")
+            and not self.is_local
+            and any(is_secret_header(name) for name in self.request_headers())
+        )
+
+    def redacted(self) -> dict[str, Any]:
+        """This host as JSON-ready data, every secret replaced by `***`."""
+        return {
+            "url": self.url,
+            "weight": self.weight,
+            "api_key": None if self.api_key is None else "***",
+            "headers": {k: "***" if is_secret_header(k) else v for k, v in self.headers.items()},
+        }
+
+
+def parse_hosts(value: Any) -> Any:
+    """The `hosts` setting from the environment: `name=url,url,...` (names optional) or a JSON
+    object of tables; a dict (a TOML config) passes through. Unnamed hosts are named by
+    `default_host_name`.
+
+    >>> parse_hosts('gpu=http://10.0.0.5:11434, 127.0.0.1:5001')
+    {'gpu': {'url': 'http://10.0.0.5:11434'}, '127.0.0.1:5001': {'url': '127.0.0.1:5001'}}
+    >>> parse_hosts('{"gpu": {"url": "10.0.0.5", "weight": 2}}')
+    {'gpu': {'url': '10.0.0.5', 'weight': 2}}
+    >>> parse_hosts('a=1.2.3.4,a=5.6.7.8')
+    Traceback (most recent call last):
+    ...
+    ValueError: the name 'a' is used twice; give each host its own name
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("{"):
+        return json.loads(text)
+    tables: dict[str, dict[str, Any]] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, sep, url = item.partition("=")
+        if not sep or "/" in name:
+            name, url = default_host_name(parse_host(item)), item
+        name, url = name.strip(), url.strip()
+        if name in tables:
+            raise ValueError(f"the name {name!r} is used twice; give each host its own name")
+        tables[name] = {"url": url}
+    return tables
+
+
+def check_hosts(hosts: dict[str, HostConfig]) -> dict[str, HostConfig]:
+    """Each host named by its table, names well formed, no daemon listed twice.
+
+    Raises:
+        ValueError: a bad or reserved name, or two names for one URL.
+    """
+    seen: dict[str, str] = {}
+    named: dict[str, HostConfig] = {}
+    for name, host in hosts.items():
+        if not HOST_NAME.fullmatch(name) or name.lower() == ALL_HOSTS:
+            raise ValueError(
+                f"{name!r} is not a usable host name: use letters, digits, '_', '.', "
+                f"'-' or ':' (at most 64), and not {ALL_HOSTS!r}, which means every host"
+            )
+        if host.url in seen:
+            raise ValueError(f"{seen[host.url]!r} and {name!r} are both {host.url}")
+        seen[host.url] = name
+        named[name] = host.model_copy(update={"name": name})
+    return named

@@ -112,6 +112,7 @@ class GenerationResult(BaseModel):
     tool_calls: list[ToolCall] | None = None
     usage: Usage = Field(default_factory=Usage)
     served_by: ServedBy = Field("http", description="'cli' when the ollama CLI fallback answered")
+    host: str | None = Field(None, description="The host that answered (several hosts only)")
     saved_output: str | None = Field(None, description="Id of the saved output, if saved")
 
 
@@ -123,6 +124,7 @@ class ChatResult(BaseModel):
     done_reason: str | None = None
     usage: Usage = Field(default_factory=Usage)
     served_by: ServedBy = "http"
+    host: str | None = Field(None, description="The host that answered (several hosts only)")
     session_id: str | None = Field(None, description="The session this turn was stored in")
     saved_output: str | None = None
 
@@ -142,6 +144,8 @@ class LocalModel(BaseModel):
     context_length: int | None = Field(None, description="Trained context window, in tokens")
     capabilities: list[str] = Field(default_factory=list)
     loaded: bool = Field(False, description="Whether the model is in memory now")
+    hosts: list[str] | None = Field(None, description="Hosts that have it (several hosts only)")
+    loaded_on: list[str] | None = Field(None, description="Hosts where it is in memory now")
 
 
 class ModelList(BaseModel):
@@ -172,6 +176,7 @@ class ModelInfo(BaseModel):
     modified_at: str = ""
     model_info: dict[str, Any] = Field(default_factory=dict)
     served_by: ServedBy = "http"
+    host: str | None = Field(None, description="The host asked (several hosts only)")
 
 
 class RunningModelInfo(BaseModel):
@@ -184,12 +189,16 @@ class RunningModelInfo(BaseModel):
     processor: str = Field(description="'100% GPU', '100% CPU' or a split")
     context_length: int | None = None
     expires_at: str = ""
+    host: str | None = Field(None, description="Where it is loaded (several hosts only)")
 
 
 class RunningList(BaseModel):
     """Models loaded in memory now."""
 
     models: list[RunningModelInfo]
+    unreachable: dict[str, str] | None = Field(
+        None, description="Hosts that did not answer, and why (several hosts only)"
+    )
 
 
 class PullResult(BaseModel):
@@ -200,6 +209,7 @@ class PullResult(BaseModel):
     total_bytes: int = 0
     completed_bytes: int = 0
     served_by: ServedBy = "http"
+    hosts: list[str] | None = Field(None, description="Where it was pulled (several hosts only)")
 
 
 class OperationResult(BaseModel):

@@ -1,8 +1,10 @@
 """`OllamaService`: the one object the front ends (MCP tools, the human CLI) call.
 
-It builds the shared parts (the daemon client's resilience, presets, the database, reports)
-once, and hands each capability its own small service: `models` (fleet), `generation`,
-`bench`, plus the conversation stores (`sessions`, `usage`, `skills`). It never imports `mcp`.
+It builds the shared parts (the fleet of daemons, presets, the database, reports) once, and hands
+each capability its own small service: `models` (fleet), `generation`, `bench`, plus the
+conversation stores (`sessions`, `usage`, `skills`). Every daemon call gets its host from the
+fleet (`fleet.call`/`fleet.streamed` route and fail over); nothing holds one global client. It
+never imports `mcp`.
 """
 
 from __future__ import annotations
@@ -20,16 +22,14 @@ from mcp_ollama.conversations.sessions import SessionStore
 from mcp_ollama.conversations.turns import Conversations
 from mcp_ollama.conversations.usage import UsageLedger
 from mcp_ollama.events import ChangeFeed
-from mcp_ollama.fleet.catalog import ModelCatalog
 from mcp_ollama.fleet.models import ModelService
+from mcp_ollama.fleet.registry import Fleet
 from mcp_ollama.generation.options import PresetBook
 from mcp_ollama.generation.runner import run_chat
 from mcp_ollama.generation.service import GenerationService
 from mcp_ollama.generation.skills import SkillBook
-from mcp_ollama.ollama.cli_fallback import OllamaCLI
 from mcp_ollama.ollama.client import OllamaClient
-from mcp_ollama.ollama.lifecycle import DaemonManager
-from mcp_ollama.ollama.resilience import Resilience
+from mcp_ollama.ollama.types import ChatRequest
 from mcp_ollama.results import ChatResult, GenerationResult
 from mcp_ollama.settings import Settings
 
@@ -44,24 +44,19 @@ class OllamaService:
     def __init__(
         self,
         settings: Settings,
-        client: OllamaClient,
+        client: OllamaClient | None = None,
         *,
         presets: PresetBook | None = None,
-        catalog: ModelCatalog | None = None,
         database: Database | None = None,
         reports: ReportStore | None = None,
-        daemon: DaemonManager | None = None,
     ) -> None:
         self.settings = settings
-        self.client = client
         # What changed (models, reports, outputs, sessions), for front ends that show it live.
         self.changes = ChangeFeed()
+        # One client, catalogue, auto-start and CLI fallback per host; `client` (tests) serves
+        # the host at its URL, and the fleet opens pools for the others.
+        self.fleet = Fleet.from_settings(settings, client=client)
         self.presets = presets or PresetBook(settings.presets, settings.models)
-        self.catalog = catalog or ModelCatalog.from_settings(client, settings)
-        # Auto-start, busy retries and the `ollama` CLI fallback wrap every daemon call.
-        self.daemon = daemon or DaemonManager(settings, client)
-        self.cli = OllamaCLI(settings)
-        self.resilience = Resilience(settings, self.daemon)
         self.reports = reports or ReportStore(
             settings.data_dir, retention=settings.report_retention
         )
@@ -70,12 +65,10 @@ class OllamaService:
         self.usage = UsageLedger(self.database)
         self.sessions = SessionStore(self.database, changes=self.changes)
         self.skills = SkillBook(settings.effective_skills_dir, data_dir=settings.data_dir)
-        windows = ContextWindows(client)
+        windows = ContextWindows(self._client_for)
         compactor = Compactor(
             windows,
-            lambda request: self.usage.measure(
-                request.model, lambda: run_chat(self.client, request)
-            ),
+            lambda request: self.usage.measure(request.model, lambda: self._summarize(request)),
             policy=settings.context_policy,
             summary_model=settings.summary_model,
             threshold=settings.context_threshold,
@@ -83,37 +76,37 @@ class OllamaService:
         self.conversations = Conversations(
             self.sessions, self.skills, windows, compactor, threshold=settings.context_threshold
         )
-        self.models = ModelService(
-            settings,
-            client,
-            catalog=self.catalog,
-            resilience=self.resilience,
-            cli=self.cli,
-            changes=self.changes,
-        )
+        self.models = ModelService(settings, self.fleet, changes=self.changes)
         self.generation = GenerationService(
             settings,
-            client,
+            self.fleet,
             presets=self.presets,
             skills=self.skills,
             usage=self.usage,
             conversations=self.conversations,
-            resilience=self.resilience,
-            cli=self.cli,
-            pull=lambda model, progress: self.models.pull(model, on_progress=progress),
+            pull=lambda host, model, progress: self.models.pull(
+                model, host=host.name, on_progress=progress
+            ),
         )
         self.bench = BenchService(
             settings,
-            client,
+            self.fleet,
             presets=self.presets,
             reports=self.reports,
             app_version=__version__,
             changes=self.changes,
         )
 
+    async def _client_for(self, model: str) -> OllamaClient:
+        return (await self.fleet.route(model)).client
+
+    async def _summarize(self, request: ChatRequest) -> ChatResult:
+        return await self.fleet.call(request.model, lambda host: run_chat(host.client, request))
+
     async def aclose(self) -> None:
-        """Close the conversation database."""
+        """Close the conversation database and the connection pools the fleet opened."""
         await self.database.aclose()
+        await self.fleet.aclose()
 
     async def save_output(self, tool: str, result: Answer, request: dict[str, Any]) -> Answer:
         """Save a generation's request and answer under outputs/; the result gets its id.

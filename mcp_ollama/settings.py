@@ -4,7 +4,7 @@ Precedence, highest first: command-line flag > environment variable > config fil
 The CLI passes only the flags the user gave as init arguments, which pydantic-settings ranks above
 the environment. The config file is `$MCP_OLLAMA_CONFIG`, else `config.toml` in the user config
 directory. It holds the same keys as the environment (without the prefix) plus `[presets.NAME]`
-and `[models."NAME"]` tables of generation options.
+and `[models."NAME"]` tables of generation options, and `[hosts.NAME]` tables of a fleet.
 
 Parsing OLLAMA_HOST, and telling whether an address is this machine, lives in `mcp_ollama.hosts`.
 """
@@ -29,7 +29,15 @@ from pydantic_settings import (
 )
 
 from mcp_ollama.errors import SettingsError
-from mcp_ollama.hosts import is_loopback_url, parse_host
+from mcp_ollama.hosts import (
+    HostConfig,
+    check_hosts,
+    default_host_name,
+    is_loopback_url,
+    is_secret_header,
+    parse_host,
+    parse_hosts,
+)
 
 __all__ = [
     "CLEAR_TEXT_SECRETS",
@@ -43,25 +51,12 @@ __all__ = [
 APP_NAME = "mcp-ollama"
 CONFIG_VARIABLE = "MCP_OLLAMA_CONFIG"
 DEFAULT_HTTP_PORT = 8000
-SECRET_HEADER_NAMES = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
-# A header whose name holds one of these is treated as a secret too (X-Auth-Token, Api-Key, ...).
-SECRET_HEADER_WORDS = ("auth", "token", "key", "secret", "password", "cookie", "session")
 REDACTED = "***"
 
 CLEAR_TEXT_SECRETS = (
     "credentials (OLLAMA_API_KEY or an auth header) go to a remote Ollama over plain http, "
     "readable on the network: use an https:// OLLAMA_HOST"
 )
-
-
-def is_secret_header(name: str) -> bool:
-    """Whether a header's value must never be shown (logs, `doctor`, `check_health`).
-
-    >>> [is_secret_header(h) for h in ("Authorization", "X-Auth-Token", "Api-Key", "X-Team")]
-    [True, True, True, False]
-    """
-    lowered = name.lower()
-    return lowered in SECRET_HEADER_NAMES or any(word in lowered for word in SECRET_HEADER_WORDS)
 
 
 def config_file_path() -> Path:
@@ -147,6 +142,11 @@ class Settings(BaseSettings):
     )
     headers: dict[str, str] = Field(
         default_factory=dict, description="Extra request headers for the daemon (JSON object)"
+    )
+    hosts: Annotated[dict[str, HostConfig], NoDecode] = Field(
+        default_factory=dict,
+        description="Several daemons: `name=url,...` or [hosts.NAME] tables (url, headers, "
+        "api_key, weight); when set, OLLAMA_HOST is not used",
     )
     connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect")
     request_timeout: float = Field(
@@ -253,6 +253,16 @@ class Settings(BaseSettings):
         parse_host(value)
         return value
 
+    @field_validator("hosts", mode="before")
+    @classmethod
+    def _hosts_parse(cls, value: Any) -> Any:
+        return parse_hosts(value)
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts_named(cls, value: dict[str, HostConfig]) -> dict[str, HostConfig]:
+        return check_hosts(value)
+
     @field_validator("auth_token")
     @classmethod
     def _token_usable(cls, value: SecretStr | None) -> SecretStr | None:
@@ -307,21 +317,30 @@ class Settings(BaseSettings):
         """Whether the daemon is on this machine (auto-start and CLI fallback apply)."""
         return is_loopback_url(self.base_url)
 
+    def host_configs(self) -> tuple[HostConfig, ...]:
+        """The daemons to use: the `hosts` tables (each inheriting `headers` and `api_key` it
+        does not set itself), else the one `OLLAMA_HOST` names."""
+        if not self.hosts:
+            single = HostConfig(url=self.base_url, headers=self.headers, api_key=self.api_key)
+            return (single.model_copy(update={"name": default_host_name(self.base_url)}),)
+        return tuple(
+            host.model_copy(
+                update={
+                    "headers": {**self.headers, **host.headers},
+                    "api_key": host.api_key or self.api_key,
+                }
+            )
+            for host in self.hosts.values()
+        )
+
     def request_headers(self) -> dict[str, str]:
-        """Headers sent with every daemon request, secrets included."""
-        headers = dict(self.headers)
-        if self.api_key is not None and not any(k.lower() == "authorization" for k in headers):
-            headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
-        return headers
+        """Headers sent with every request to the first daemon, secrets included."""
+        return self.host_configs()[0].request_headers()
 
     @property
     def sends_secrets_in_clear(self) -> bool:
         """Whether credentials go to a daemon on another machine over plain http."""
-        return (
-            self.base_url.startswith("http://")
-            and not self.is_local
-            and any(is_secret_header(name) for name in self.request_headers())
-        )
+        return any(host.sends_secrets_in_clear for host in self.host_configs())
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings as JSON-ready data, with every secret replaced by `***`."""
@@ -334,6 +353,7 @@ class Settings(BaseSettings):
             name: REDACTED if is_secret_header(name) else value
             for name, value in self.headers.items()
         }
+        data["hosts"] = {name: host.redacted() for name, host in self.hosts.items()}
         return data
 
     @property

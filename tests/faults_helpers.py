@@ -75,7 +75,7 @@ async def save_everything(client: Client, data_dir: Path) -> Saved:
     chat = {"model": MODEL, "messages": [{"role": "user", "content": "Hello"}]}
     reply = ok(await client.call_tool("chat", {**chat, "session_id": SESSION}))
     ok(await client.call_tool("list_local_models", {}))
-    assert (data_dir / "cache" / "models.json").is_file()
+    assert list((data_dir / "cache").glob("models-*.json"))
     return Saved(data_dir, snapshot(data_dir), ["Hello", reply["message"]["content"]])
 
 

@@ -37,5 +37,5 @@ async def service_for(settings: Settings) -> AsyncIterator[OllamaService]:
         try:
             yield service
         finally:
-            await service.daemon.stop()
+            await service.fleet.stop()
             await service.aclose()

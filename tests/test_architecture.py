@@ -30,8 +30,8 @@ CAPABILITIES = {"fleet", "generation", "conversations", "bench"}
 CAPABILITY_EDGES = {
     "fleet": set[str](),
     "conversations": set[str](),
-    "generation": {"conversations"},
-    "bench": {"generation"},
+    "generation": {"conversations", "fleet"},
+    "bench": {"generation", "fleet"},
 }
 MAX_LINES = 420
 

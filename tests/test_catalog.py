@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from mcp_ollama.errors import OllamaConnectionError
-from mcp_ollama.fleet.catalog import ModelCatalog
+from mcp_ollama.fleet.catalog import ModelCatalog, cache_path
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
@@ -40,7 +40,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def cache_file(settings: Settings) -> Path:
-    return settings.data_dir / "cache" / "models.json"
+    return cache_path(settings.data_dir, settings.base_url)
 
 
 @pytest.fixture
@@ -52,15 +52,18 @@ def tags_requests(fake: FakeOllama) -> int:
     return len(fake.requests_to("/api/tags"))
 
 
-def persisted(cache_file: Path, *, fetched_at: float, names: list[str]) -> None:
-    """A cache file as an earlier server run would have left it."""
+def persisted(
+    settings: Settings, *, fetched_at: float, names: list[str], base_url: str | None = None
+) -> None:
+    """A cache file as an earlier server run against `settings`' daemon would have left it
+    (`base_url` says which daemon the list inside came from)."""
     models = [
         {"name": name, "digest": "0123456789ab", "size_bytes": 1, "size": "1 B"} for name in names
     ]
+    data = {"version": 1, "base_url": base_url or settings.base_url, "fetched_at": fetched_at}
+    cache_file = cache_path(settings.data_dir, settings.base_url)
     cache_file.parent.mkdir(parents=True, exist_ok=True)
-    cache_file.write_text(
-        json.dumps({"version": 1, "fetched_at": fetched_at, "models": models}), encoding="utf-8"
-    )
+    cache_file.write_text(json.dumps({**data, "models": models}), encoding="utf-8")
 
 
 async def test_the_list_is_cached_for_the_ttl_and_force_refresh_bypasses_it(
@@ -92,9 +95,9 @@ async def test_a_fetched_list_is_persisted_with_its_timestamp(
 
 
 async def test_a_fresh_persisted_list_is_served_at_start_without_asking_the_daemon(
-    catalog: ModelCatalog, cache_file: Path, fake: FakeOllama
+    catalog: ModelCatalog, settings: Settings, fake: FakeOllama
 ) -> None:
-    persisted(cache_file, fetched_at=START - 5 * HOUR, names=["old:1b"])
+    persisted(settings, fetched_at=START - 5 * HOUR, names=["old:1b"])
 
     listed = await catalog.list_models()
 
@@ -104,9 +107,9 @@ async def test_a_fresh_persisted_list_is_served_at_start_without_asking_the_daem
 
 
 async def test_a_stale_persisted_list_is_served_and_refreshed_in_the_background(
-    catalog: ModelCatalog, cache_file: Path, fake: FakeOllama
+    catalog: ModelCatalog, settings: Settings, cache_file: Path, fake: FakeOllama
 ) -> None:
-    persisted(cache_file, fetched_at=START - 7 * HOUR, names=["old:1b"])
+    persisted(settings, fetched_at=START - 7 * HOUR, names=["old:1b"])
     async with anyio.create_task_group() as tg:
         catalog.attach(tg)
 
@@ -127,9 +130,9 @@ async def test_a_stale_persisted_list_is_served_and_refreshed_in_the_background(
 
 
 async def test_an_expired_persisted_list_is_refreshed_before_answering(
-    catalog: ModelCatalog, cache_file: Path, fake: FakeOllama
+    catalog: ModelCatalog, settings: Settings, fake: FakeOllama
 ) -> None:
-    persisted(cache_file, fetched_at=START - 25 * HOUR, names=["old:1b"])
+    persisted(settings, fetched_at=START - 25 * HOUR, names=["old:1b"])
 
     listed = await catalog.list_models()
 
@@ -165,9 +168,9 @@ async def test_a_pull_or_delete_makes_the_persisted_list_refresh_at_the_next_sta
 
 
 async def test_a_change_made_right_after_a_restart_still_outdates_the_persisted_list(
-    ollama: OllamaClient, settings: Settings, clock: Clock, fake: FakeOllama, cache_file: Path
+    ollama: OllamaClient, settings: Settings, clock: Clock, fake: FakeOllama
 ) -> None:
-    persisted(cache_file, fetched_at=START - HOUR, names=["gone:latest"])
+    persisted(settings, fetched_at=START - HOUR, names=["gone:latest"])
     restarted = ModelCatalog.from_settings(ollama, settings, clock=clock)
     restarted.invalidate()  # e.g. a pull before anything asked for the list
 
@@ -175,6 +178,24 @@ async def test_a_change_made_right_after_a_restart_still_outdates_the_persisted_
 
     assert "gone:latest" not in names
     assert tags_requests(fake) == 1
+
+
+async def test_a_list_persisted_for_another_daemon_is_never_served(
+    catalog: ModelCatalog, settings: Settings, fake: FakeOllama
+) -> None:
+    persisted(settings, fetched_at=START - HOUR, names=["other:1b"], base_url="http://10.0.0.9:1")
+
+    listed = await catalog.list_models()
+
+    assert [m.name for m in listed.models] == [m.name for m in fake.models]
+    assert tags_requests(fake) == 1
+
+
+async def test_each_daemon_has_its_own_cache_file(tmp_path: Path) -> None:
+    first = cache_path(tmp_path, "http://127.0.0.1:11434")
+    assert cache_path(tmp_path, "http://127.0.0.1:11434") == first
+    assert cache_path(tmp_path, "http://10.0.0.5:11434") != first
+    assert first.parent == tmp_path / "cache"
 
 
 async def test_names_resolve_by_ollamas_latest_rule(catalog: ModelCatalog) -> None:

@@ -119,13 +119,13 @@ async def test_a_server_that_is_not_ollama_is_named_with_a_hint_about_the_addres
     async with service_for(settings) as service:
         with pytest.raises(NotOllamaError) as excinfo:
             await service.generation.generate("llama3.2:1b", "hi")
-        report = await check_health(settings, service.client)
+        report = await check_health(settings, service.fleet.primary.client)
 
     message = str(excinfo.value)
     assert "HTTP 404 (Not Found)" in message
     assert "not an Ollama answer: check that OLLAMA_HOST points at Ollama" in message
     assert "<html" not in message.lower()
-    assert service.daemon.starts == 0
+    assert service.fleet.primary.daemon.starts == 0
     assert report.problems == [message]
 
 

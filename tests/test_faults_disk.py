@@ -26,6 +26,7 @@ import structlog
 import mcp_ollama.fleet.catalog
 import mcp_ollama.storage
 from mcp_ollama.conversations.database import DATABASE_NAME
+from mcp_ollama.fleet.catalog import cache_path
 from mcp_ollama.settings import Settings
 from tests import faults_helpers
 from tests.fake_ollama import FakeOllama
@@ -196,7 +197,7 @@ def test_a_write_the_kernel_refuses_midway_keeps_the_old_file_and_leaves_no_temp
 async def test_a_corrupt_model_cache_is_ignored_with_a_warning_and_rebuilt(
     settings: Settings, fake: FakeOllama, saved: Saved, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache = settings.data_dir / "cache" / "models.json"
+    cache = cache_path(settings.data_dir, settings.base_url)
     cache.write_text('{"version": 1, "fetched_at": 17, "models": [{"na')  # cut mid-write
     captured = structlog.testing.CapturingLogger()
     monkeypatch.setattr(mcp_ollama.fleet.catalog, "logger", captured)

@@ -30,7 +30,7 @@ def snapshot(root: Path, skip: Path) -> set[str]:
 
 DATA_ENTRIES = re.compile(
     r"^(sessions\.db(-wal|-shm|-journal)?"
-    r"|cache|cache/\.?models\.json[.\w-]*"
+    r"|cache|cache/\.?models-[0-9a-f]{16}\.json[.\w-]*"
     r"|reports|reports/\.?(bench|compare)-\d{8}-\d{6}-[0-9a-f]{6}\.(json|md|svg|html)[.\w-]*"
     r"|outputs|outputs/\.?output-\d{8}-\d{6}-[0-9a-f]{6}\.json[.\w-]*"
     r"|configs|configs/\.?config-\d{8}-\d{6}-[0-9a-f]{6}\.(toml|json)[.\w-]*"

@@ -8,7 +8,9 @@ final chunk: generation tokens/s is `eval_count / eval_duration`, prompt-eval to
 model and are left out of every figure. Models run one at a time: concurrent runs on one GPU would
 measure each other.
 
-This module is the runner; what runs is in `bench.suite`, what was measured in `bench.metrics`.
+A comparison runs `Target`s: a model on a daemon, so one model on several hosts ranks the machines
+(each named model@host). This module is the runner; what runs is in `bench.suite`, what was
+measured in `bench.metrics`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mcp_ollama.bench.metrics import (
@@ -37,10 +40,26 @@ from mcp_ollama.ollama.types import GenerateRequest
 from mcp_ollama.progress import ProgressCallback
 from mcp_ollama.results import ns_to_ms, per_second
 
-__all__ = ["compare_models", "run_benchmark"]
+__all__ = ["Target", "check_models", "compare_models", "compare_targets", "run_benchmark"]
 
 Resolver = Callable[[str], ResolvedOptions]
 """Resolves a model's options (explicit > preset > per-model defaults)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One model on one daemon, as a comparison runs and ranks it; `error` marks one that
+    cannot run (no host has the model) and is reported as failed."""
+
+    model: str
+    client: OllamaClient | None
+    host: str | None = None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How reports name it: the model, or model@host."""
+        return f"{self.model}@{self.host}" if self.host else self.model
 
 
 class _Progress:
@@ -106,7 +125,9 @@ async def _run_model(
     resolved: ResolvedOptions,
     progress: _Progress,
     keep_alive: str | float | None,
+    label: str | None = None,
 ) -> ModelOutcome:
+    name = label or model
     options = dict(resolved.options)
     options.setdefault("num_predict", DEFAULT_MAX_TOKENS)
     measured: list[RunMetrics] = []
@@ -117,18 +138,18 @@ async def _run_model(
         )
         for index in range(plan.warmup):
             await _measure(client, request, resolved.timeout)
-            await progress.step(f"{model}: {item.name}, warmup {index + 1}/{plan.warmup}")
+            await progress.step(f"{name}: {item.name}, warmup {index + 1}/{plan.warmup}")
         for index in range(1, plan.runs + 1):
             metrics, text, thinking = await _measure(client, request, resolved.timeout)
             measured.append(metrics.model_copy(update={"prompt": item.name, "run": index}))
             if index == 1:
                 responses.append(PromptResponse(prompt=item.name, response=text, thinking=thinking))
             await progress.step(
-                f"{model}: {item.name}, run {index}/{plan.runs}, "
+                f"{name}: {item.name}, run {index}/{plan.runs}, "
                 f"{_fmt(metrics.tokens_per_second)} tokens/s"
             )
     return ModelOutcome(
-        model=model,
+        model=name,
         options=options,
         summary=summarize(measured),
         metrics=measured,
@@ -152,6 +173,7 @@ async def run_benchmark(
     *,
     keep_alive: str | float | None = None,
     on_progress: ProgressCallback | None = None,
+    host: str | None = None,
 ) -> BenchmarkResult:
     """Run the plan's prompts on one model, `warmup` unmeasured then `runs` measured times each.
 
@@ -165,11 +187,13 @@ async def run_benchmark(
     resolved = resolve(model)
     created_at = _now()
     progress = _Progress(on_progress, plan.runs_per_model)
+    label = Target(model, client, host).label
     async with explain_missing(client):
-        outcome = await _run_model(client, model, plan, resolved, progress, keep_alive)
+        outcome = await _run_model(client, model, plan, resolved, progress, keep_alive, label)
     return BenchmarkResult(
         created_at=created_at,
         model=model,
+        host=host,
         preset=plan.preset,
         options=outcome.options,
         prompts=plan.prompts,
@@ -190,29 +214,67 @@ async def compare_models(
     keep_alive: str | float | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> ComparisonResult:
-    """Run the same plan on 2..N models one after another and rank them per metric.
-
-    A model that fails (not pulled, daemon error, timeout) is reported with its error and the
-    others still run.
+    """Run the same plan on 2..N models of one daemon one after another and rank them.
 
     Raises:
         InvalidInputError: fewer than two distinct models, a bad name, run count or option.
     """
-    names = _check_models(models)
+    targets = [Target(name, client) for name in check_models(models)]
+    return await compare_targets(
+        targets, plan, resolve, keep_alive=keep_alive, on_progress=on_progress
+    )
+
+
+async def compare_targets(
+    targets: Sequence[Target],
+    plan: BenchmarkPlan,
+    resolve: Resolver,
+    *,
+    keep_alive: str | float | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> ComparisonResult:
+    """Run the same plan on 2..N targets (models, or a model on several hosts) one after
+    another and rank them per metric.
+
+    A target that fails (not pulled, daemon error, timeout) is reported with its error and the
+    others still run.
+
+    Raises:
+        InvalidInputError: fewer than two targets, too many, a bad run count or option.
+    """
+    if len(targets) < 2:
+        raise InvalidInputError(
+            "compare_models needs at least two models (or one model on two hosts); use "
+            "benchmark_model for one"
+        )
+    if len(targets) > MAX_MODELS:
+        raise InvalidInputError(
+            f"{len(targets)} models (model-host pairs) given; compare at most {MAX_MODELS}"
+        )
     check_counts(plan.runs, plan.warmup)
     # Resolve every model's options first: a bad explicit option fails before any run.
-    resolved = {name: resolve(name) for name in names}
+    resolved = {target.model: resolve(target.model) for target in targets}
     created_at = _now()
-    progress = _Progress(on_progress, plan.runs_per_model * len(names))
+    progress = _Progress(on_progress, plan.runs_per_model * len(targets))
     outcomes: list[ModelOutcome] = []
-    for position, name in enumerate(names, 1):
+    for position, target in enumerate(targets, 1):
         try:
-            async with explain_missing(client):
-                outcome = await _run_model(client, name, plan, resolved[name], progress, keep_alive)
+            if target.client is None:
+                raise InvalidInputError(target.error or f"'{target.model}' cannot run")
+            async with explain_missing(target.client):
+                outcome = await _run_model(
+                    target.client,
+                    target.model,
+                    plan,
+                    resolved[target.model],
+                    progress,
+                    keep_alive,
+                    target.label,
+                )
         except MCPOllamaError as exc:
-            outcome = ModelOutcome.failure(name, exc)
+            outcome = ModelOutcome.failure(target.label, exc)
             await progress.skip_to(plan.runs_per_model * position)
-        outcomes.append(outcome)
+        outcomes.append(outcome.model_copy(update={"host": target.host}))
     return ComparisonResult(
         created_at=created_at,
         models=outcomes,
@@ -225,7 +287,12 @@ async def compare_models(
     )
 
 
-def _check_models(models: Sequence[str]) -> list[str]:
+def check_models(models: Sequence[str], *, at_least: int = 2) -> list[str]:
+    """The names validated, each model once.
+
+    Raises:
+        InvalidInputError: a bad name, a model listed twice, or fewer than `at_least`.
+    """
     names = [validate_model_name(m) for m in models]
     seen: dict[str, str] = {}
     for name in names:
@@ -235,7 +302,7 @@ def _check_models(models: Sequence[str]) -> list[str]:
                 f"'{name}' is listed twice (as '{seen[key]}'); compare distinct models"
             )
         seen[key] = name
-    if len(names) < 2:
+    if len(names) < at_least:
         raise InvalidInputError(
             "compare_models needs at least two models; use benchmark_model for one"
         )

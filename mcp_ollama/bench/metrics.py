@@ -102,6 +102,7 @@ class BenchmarkResult(BaseModel):
     report_id: str | None = Field(None, description="Id of the saved report (reports://{id})")
     created_at: str = Field(description="When the benchmark started (UTC, ISO 8601)")
     model: str
+    host: str | None = Field(None, description="The host it ran on (several hosts only)")
     preset: str | None = None
     options: dict[str, Any] = Field(description="The options every run was sent")
     prompts: list[BenchmarkPrompt]
@@ -121,9 +122,11 @@ class BenchmarkResult(BaseModel):
 
 
 class ModelOutcome(BaseModel):
-    """One model's part of a comparison; `ok` is false when it failed."""
+    """One model's part of a comparison (model@host with several hosts); `ok` is false when it
+    failed."""
 
     model: str
+    host: str | None = Field(None, description="The host it ran on (several hosts only)")
     ok: bool = True
     error: str | None = Field(None, description="Why the model failed, when it did")
     options: dict[str, Any] = Field(default_factory=dict)

@@ -1,5 +1,6 @@
 """`BenchService`: benchmarks and comparisons on the built-in suite (or given prompts), one at
-a time across every caller, each saved as a report."""
+a time across every caller, each saved as a report. With several hosts a model runs on the host
+routing picks (pinned for the whole run), on `host`, or, in a comparison, on each of `hosts`."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from mcp_ollama.bench.benchmark import compare_models, run_benchmark
+from mcp_ollama.bench.benchmark import Target, check_models, compare_targets, run_benchmark
 from mcp_ollama.bench.metrics import BenchmarkResult, ComparisonResult
 from mcp_ollama.bench.reports import ReportStore
 from mcp_ollama.bench.suite import BenchmarkPlan, build_prompts
 from mcp_ollama.errors import InvalidInputError, MCPOllamaError
 from mcp_ollama.events import ChangeFeed
+from mcp_ollama.fleet import Fleet, Host
 from mcp_ollama.generation import (
     KeepAlive,
     PresetBook,
@@ -24,7 +26,6 @@ from mcp_ollama.generation import (
     check_keep_alive,
     validate_options,
 )
-from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.progress import ProgressCallback
 from mcp_ollama.settings import Settings
 
@@ -37,7 +38,7 @@ class BenchService:
     def __init__(
         self,
         settings: Settings,
-        client: OllamaClient,
+        fleet: Fleet,
         *,
         presets: PresetBook,
         reports: ReportStore,
@@ -45,7 +46,7 @@ class BenchService:
         changes: ChangeFeed | None = None,
     ) -> None:
         self.settings = settings
-        self.client = client
+        self.fleet = fleet
         self.presets = presets
         self.reports = reports
         self.app_version = app_version
@@ -66,9 +67,11 @@ class BenchService:
         max_tokens: int | None = None,
         keep_alive: KeepAlive = None,
         save_report: bool = True,
+        host: str | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> BenchmarkResult:
-        """Benchmark one model on the built-in suite (or `prompts`), saving a report.
+        """Benchmark one model on the built-in suite (or `prompts`), on `host` or the host
+        routing picks, saving a report.
 
         Raises:
             InvalidInputError: a bad name, option, prompt or run count.
@@ -79,11 +82,18 @@ class BenchService:
         plan = self._benchmark_plan(prompts, runs, warmup, preset)
         resolve = self._benchmark_resolver(preset, options, max_tokens)
         keep_alive = check_keep_alive(keep_alive)
+        target = self.fleet.host(host) if host is not None else await self.fleet.route(model)
         async with self._benchmark_lock:
             result = await run_benchmark(
-                self.client, model, plan, resolve, keep_alive=keep_alive, on_progress=on_progress
+                target.client,
+                model,
+                plan,
+                resolve,
+                keep_alive=keep_alive,
+                on_progress=on_progress,
+                host=self._label(target),
             )
-        result.environment = await self.environment()
+        result.environment = await self.environment([target])
         if not save_report:
             return result
         saved = await anyio.to_thread.run_sync(self.reports.save_benchmark, result)
@@ -102,43 +112,70 @@ class BenchService:
         max_tokens: int | None = None,
         keep_alive: KeepAlive = None,
         save_report: bool = True,
+        hosts: Sequence[str] | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> ComparisonResult:
-        """Run the same suite on 2..N models one after another, rank them, save a report.
+        """Run the same suite on 2..N models one after another, rank them, save a report. With
+        `hosts`, each model runs on each of those hosts and the machines are ranked too (one
+        model on two hosts is enough).
 
         Raises:
-            InvalidInputError: fewer than two models, a bad name, option, prompt or run count.
+            InvalidInputError: fewer than two models (or model-host pairs), a bad name, option,
+                prompt, run count or host.
             StorageError: the report could not be saved.
         """
+        names = check_models(models, at_least=1 if hosts else 2)
         plan = self._benchmark_plan(prompts, runs, warmup, preset)
         resolve = self._benchmark_resolver(preset, options, max_tokens)
         keep_alive = check_keep_alive(keep_alive)
+        if hosts:
+            chosen = self.fleet.select(hosts)
+            targets = [Target(n, h.client, self._label(h)) for n in names for h in chosen]
+        else:
+            routed = [await self._routed(name) for name in names]
+            targets = [target for target, _ in routed]
+            chosen = list(dict.fromkeys(host for _, host in routed if host is not None))
         async with self._benchmark_lock:
-            result = await compare_models(
-                self.client, models, plan, resolve, keep_alive=keep_alive, on_progress=on_progress
+            result = await compare_targets(
+                targets, plan, resolve, keep_alive=keep_alive, on_progress=on_progress
             )
-        result.environment = await self.environment()
+        result.environment = await self.environment(chosen or [self.fleet.primary])
         if not save_report:
             return result
         saved = await anyio.to_thread.run_sync(self.reports.save_comparison, result)
         self.changes.report_saved(saved.report_id or "")
         return saved
 
-    async def environment(self) -> dict[str, str]:
-        """Where the figures were measured: versions, the daemon's address, OS and CPUs."""
-        try:
-            ollama = (await self.client.version(retries=0)).version
-        except MCPOllamaError:
-            ollama = "unknown"
+    async def environment(self, hosts: Sequence[Host]) -> dict[str, str]:
+        """Where the figures were measured: versions, the daemons' addresses, OS and CPUs (of
+        this machine: a remote host's are not known)."""
+        versions = [await _version(host) for host in hosts]
+        if self.fleet.single:
+            ollama, where = versions[0], hosts[0].config.base_url
+        else:
+            ollama = ", ".join(f"{h.name} {v}" for h, v in zip(hosts, versions, strict=True))
+            where = ", ".join(f"{h.name}={h.config.base_url}" for h in hosts)
         return {
             "ollama": ollama,
             "mcp_ollama": self.app_version or "unknown",
-            "host": self.settings.base_url,
+            "host": where,
             "os": f"{platform.system()} {platform.release()}".strip(),
             "machine": platform.machine() or "unknown",
             "cpus": str(os.cpu_count() or "unknown"),
             "python": platform.python_version(),
         }
+
+    async def _routed(self, model: str) -> tuple[Target, Host | None]:
+        """`model` on the host a call for it would go to; a model no host has is reported as
+        failed in the comparison."""
+        try:
+            host = await self.fleet.route(model)
+        except MCPOllamaError as exc:
+            return Target(model, None, error=str(exc)), None
+        return Target(model, host.client, self._label(host)), host
+
+    def _label(self, host: Host) -> str | None:
+        return None if self.fleet.single else host.name
 
     def _benchmark_plan(
         self, prompts: Sequence[str] | None, runs: int, warmup: int, preset: str | None
@@ -158,3 +195,10 @@ class BenchService:
             explicit["num_predict"] = max_tokens
         validate_options(explicit)
         return lambda model: self.presets.resolve(model, preset=preset, options=explicit)
+
+
+async def _version(host: Host) -> str:
+    try:
+        return (await host.client.version(retries=0)).version
+    except MCPOllamaError:
+        return "unknown"

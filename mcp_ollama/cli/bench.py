@@ -180,19 +180,16 @@ def _handler(command: Command) -> Callable[[argparse.Namespace, Settings], int]:
 
 
 async def _run(command: Command, args: argparse.Namespace, settings: Settings) -> int:
-    from mcp_ollama.ollama.client import OllamaClient
-    from mcp_ollama.ollama.lifecycle import DaemonManager
     from mcp_ollama.service import OllamaService
 
-    async with OllamaClient.from_settings(settings) as client:
-        daemon = DaemonManager(settings, client)
-        await daemon.ensure_running()
-        service = OllamaService(settings, client)
-        try:
-            code: int = await command(service, args)
-        finally:
-            await service.aclose()
-            await daemon.stop()
+    service = OllamaService(settings)
+    try:
+        if service.fleet.single:  # with several hosts, a run goes to one that answers
+            await service.fleet.primary.daemon.ensure_running()
+        code: int = await command(service, args)
+    finally:
+        await service.aclose()
+        await service.fleet.stop()
     return code
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import anyio
 
-from mcp_ollama.fleet.health import HealthReport, check_health
-from mcp_ollama.ollama.client import OllamaClient
+from mcp_ollama.fleet.fleet_health import check_fleet_health
+from mcp_ollama.fleet.health import HealthReport
+from mcp_ollama.fleet.registry import Fleet
 from mcp_ollama.settings import Settings, default_config_file
 
 __all__ = ["register", "render"]
@@ -42,16 +43,33 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _report(settings: Settings) -> HealthReport:
-    async with OllamaClient.from_settings(settings) as client:
-        return await check_health(settings, client, for_person=True)
+    fleet = Fleet.from_settings(settings)
+    try:
+        return await check_fleet_health(settings, fleet, for_person=True)
+    finally:
+        await fleet.aclose()
 
 
 def render(report: HealthReport) -> str:
     """The report as aligned text lines."""
-    if report.daemon_reachable:
-        daemon = ("ok", f"{report.daemon_url} answers (Ollama {report.daemon_version})")
+    if report.hosts:
+        daemons = [
+            (
+                f"host {h.name}",
+                ("ok", f"{h.url} answers (Ollama {h.version})")
+                if h.reachable
+                else ("FAIL", h.error or f"{h.url} does not answer"),
+            )
+            for h in report.hosts
+        ]
+    elif report.daemon_reachable:
+        daemons = [
+            ("daemon", ("ok", f"{report.daemon_url} answers (Ollama {report.daemon_version})"))
+        ]
     else:
-        daemon = ("FAIL", report.daemon_error or f"{report.daemon_url} does not answer")
+        daemons = [
+            ("daemon", ("FAIL", report.daemon_error or f"{report.daemon_url} does not answer"))
+        ]
     binary = (
         ("ok", report.binary_path or "")
         if report.binary_found
@@ -72,7 +90,7 @@ def render(report: HealthReport) -> str:
         else ("--", f"none ({default_config_file()} does not exist): defaults and environment")
     )
     rows = [
-        ("daemon", daemon),
+        *daemons,
         ("ollama binary", binary),
         ("default model", model),
         ("data directory", data),

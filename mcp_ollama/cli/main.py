@@ -141,7 +141,8 @@ def _serve(settings: Settings) -> int:
         sys.stderr.write(f"mcp-ollama: {exc}\n")
         return 2
     mcp = build_server(settings)
-    logger.info("starting", transport=settings.transport, ollama=settings.base_url)
+    hosts = ", ".join(host.base_url for host in settings.host_configs())
+    logger.info("starting", transport=settings.transport, ollama=hosts)
     if settings.sends_secrets_in_clear:
         logger.warning(CLEAR_TEXT_SECRETS)
     if settings.transport == "stdio" and _stdin_is_terminal():

@@ -65,6 +65,15 @@ SUMMARY_INSTRUCTIONS = (
 
 Policy = Literal["summarize", "drop"]
 ChatFn = Callable[[ChatRequest], Awaitable[ChatResult]]
+ClientFor = Callable[[str], Awaitable[OllamaClient]]
+"""The client of the daemon a call for a model goes to (with several hosts, routing picks)."""
+
+
+def _always(client: OllamaClient) -> ClientFor:
+    async def same(_model: str) -> OllamaClient:
+        return client
+
+    return same
 
 
 def estimate_tokens(text: str | None) -> int:
@@ -145,8 +154,8 @@ class ContextWindows:
     """Looks up context windows; trained lengths are cached (a model's metadata never changes
     under a name without a pull, and a wrong cached value only shifts when compaction starts)."""
 
-    def __init__(self, client: OllamaClient) -> None:
-        self._client = client
+    def __init__(self, client: OllamaClient | ClientFor) -> None:
+        self._client_for = client if callable(client) else _always(client)
         self._trained: dict[str, int | None] = {}
 
     async def window(self, model: str, options: Mapping[str, Any]) -> int:
@@ -156,15 +165,16 @@ class ContextWindows:
             ModelNotFoundError: the model is not installed.
         """
         key = canonical_name(model)
+        client = await self._client_for(model)
         if key not in self._trained:
-            self._trained[key] = (await self._client.show(model)).context_length
+            self._trained[key] = (await client.show(model)).context_length
         num_ctx = options.get("num_ctx")
-        loaded = None if num_ctx else await self._loaded_context(key)
+        loaded = None if num_ctx else await self._loaded_context(client, key)
         return window_size(self._trained[key], num_ctx, loaded)
 
-    async def _loaded_context(self, key: str) -> int | None:
+    async def _loaded_context(self, client: OllamaClient, key: str) -> int | None:
         try:
-            running = await self._client.running()
+            running = await client.running()
         except OllamaError:
             return None  # only a refinement: the defaults still bound the window
         return next((m.context_length for m in running if canonical_name(m.name) == key), None)

@@ -1,7 +1,9 @@
 """The model catalogue: installed models enriched with context window, capabilities and load state.
 
-The list is cached in memory for `ttl` seconds and persisted to `cache/models.json` in the data
-directory (atomic writes), so a restarted server answers at once. What happens to the persisted
+One catalogue per daemon. The list is cached in memory for `ttl` seconds and persisted to
+`cache/models-<hash of the daemon's URL>.json` in the data directory (atomic writes), so a
+restarted server answers at once, and a list fetched from one daemon is never served for another
+(the file also names its URL, which must match). What happens to the persisted
 list at start depends on its age: fresh (< 6 h) it is served as is; stale (6-24 h) it is served
 and refreshed in the background; expired (> 24 h) it is refreshed before answering. A corrupt file
 is discarded and rebuilt. Per-model details from `/api/show` are cached by digest (a digest names
@@ -11,6 +13,7 @@ immutable content, so they never go stale).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -31,17 +34,23 @@ from mcp_ollama.results import LocalModel, ModelList, human_bytes
 from mcp_ollama.settings import Settings
 from mcp_ollama.storage import atomic_write_json, read_bytes_inside
 
-__all__ = ["FRESH_AGE", "MAX_AGE", "ModelCatalog", "to_local_model"]
+__all__ = ["FRESH_AGE", "MAX_AGE", "ModelCatalog", "cache_path", "to_local_model"]
 
 logger = structlog.get_logger()
 
 SHOW_CONCURRENCY = 4
 FRESH_AGE = 6 * 3600.0
 MAX_AGE = 24 * 3600.0
-CACHE_FILE = Path("cache") / "models.json"
+CACHE_DIR = Path("cache")
 
 Clock = Callable[[], float]
 """Seconds since the epoch; injectable so tests can age the cache without sleeping."""
+
+
+def cache_path(data_dir: Path, base_url: str) -> Path:
+    """Where the model list of the daemon at `base_url` is persisted."""
+    digest = hashlib.sha256(base_url.encode()).hexdigest()[:16]
+    return data_dir / CACHE_DIR / f"models-{digest}.json"
 
 
 def to_local_model(summary: ModelSummary, show: ShowResponse | None, *, loaded: bool) -> LocalModel:
@@ -68,6 +77,7 @@ class _CacheFile(BaseModel):
     """The persisted list: what `cache/models.json` holds."""
 
     version: Literal[1] = 1
+    base_url: str | None = None  # the daemon it came from
     fetched_at: float
     models: list[LocalModel]
     # False once a pull, delete or copy changed what is installed: refreshed before it is served.
@@ -88,6 +98,7 @@ class ModelCatalog:
         max_age: float = MAX_AGE,
     ) -> None:
         self._client = client
+        self._base_url = client.base_url
         self._ttl = ttl
         self._cache_file = cache_file
         self._clock = clock
@@ -106,10 +117,10 @@ class ModelCatalog:
     def from_settings(
         cls, client: OllamaClient, settings: Settings, *, clock: Clock = time.time
     ) -> ModelCatalog:
-        """A catalogue persisted in the data directory, with the configured TTL."""
-        return cls(
-            client, ttl=settings.cache_ttl, cache_file=settings.data_dir / CACHE_FILE, clock=clock
-        )
+        """The catalogue of `client`'s daemon, persisted in the data directory, with the
+        configured TTL."""
+        path = cache_path(settings.data_dir, client.base_url)
+        return cls(client, ttl=settings.cache_ttl, cache_file=path, clock=clock)
 
     def attach(self, task_group: TaskGroup) -> None:
         """Run background refreshes in `task_group` (the server's lifespan).
@@ -126,6 +137,24 @@ class ModelCatalog:
         if self._last is not None and self._last.current:
             self._last = self._last.model_copy(update={"current": False})
             self._persist(self._last)
+
+    def known(self) -> ModelList | None:
+        """The list in memory, without asking the daemon, or None when there is none to use.
+        Past the TTL it is still returned while a refresh runs in the background (when a task
+        group is attached), so routing a call never waits for a listing it already has."""
+        if self._cached is None or self._fresh():
+            return self._cached
+        if self._task_group is None:
+            return None
+        if not self._refreshing:
+            self._refreshing = True
+            self._task_group.start_soon(self._background_refresh)
+        return self._cached
+
+    def expire(self) -> None:
+        """Treat the list in memory as past its TTL (the daemon came back, or said a model it
+        listed is gone): the next look refreshes it."""
+        self._cached_at = -float("inf")
 
     async def list_models(self, *, force_refresh: bool = False) -> ModelList:
         """The installed models, from cache when fresh.
@@ -212,7 +241,7 @@ class ModelCatalog:
             logger.warning("model cache unreadable", path=str(self._cache_file), error=str(exc))
             return None
         try:
-            return _CacheFile.model_validate_json(text)
+            data = _CacheFile.model_validate_json(text)
         except ValueError as exc:  # pydantic's ValidationError included
             # Half-written by hand, or another format: discarded, and rebuilt on the next fetch.
             logger.warning(
@@ -221,6 +250,7 @@ class ModelCatalog:
             with contextlib.suppress(OSError):
                 self._cache_file.unlink()
             return None
+        return data if data.base_url == self._base_url else None
 
     @property
     def _data_dir(self) -> Path:
@@ -253,7 +283,7 @@ class ModelCatalog:
     async def _refresh(self) -> ModelList:
         models = await self._fetch()
         now = self._clock()
-        data = _CacheFile(fetched_at=now, models=models)
+        data = _CacheFile(base_url=self._base_url, fetched_at=now, models=models)
         self._last = data
         self._persist(data)
         answer = ModelList(models=models, cached_at=_iso(now))

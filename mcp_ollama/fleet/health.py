@@ -3,6 +3,7 @@
 It looks without touching: it never starts the daemon, so a report describes the machine as it
 is. Healthy means the daemon answers, the data directory is writable and the configured default
 model (if any) is installed; a missing `ollama` binary is only a warning while a daemon answers.
+With several hosts (`fleet.fleet_health`) the report has a line per host.
 """
 
 from __future__ import annotations
@@ -22,15 +23,32 @@ from mcp_ollama.errors import (
     OllamaTimeoutError,
     StorageError,
 )
+from mcp_ollama.hosts import HostConfig
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.lifecycle import PROBE_TIMEOUT, DaemonManager, find_ollama_binary
 from mcp_ollama.ollama.names import canonical_name, same_model, tagged_variants
 from mcp_ollama.settings import CLEAR_TEXT_SECRETS, Settings
 from mcp_ollama.storage import atomic_write_text
 
-__all__ = ["HealthReport", "check_health"]
+__all__ = ["HealthReport", "HostHealth", "check_health"]
 
 PROBE_NAME = ".health-check"
+
+
+class HostHealth(BaseModel):
+    """One host of several: whether it answers, and what routing knows of it."""
+
+    name: str
+    url: str
+    reachable: bool
+    version: str | None = None
+    error: str | None = Field(None, description="Why it did not answer")
+    marked_down: bool = Field(False, description="Calls avoid it until it answers again")
+    weight: float = 1.0
+    calls_in_flight: int = 0
+    models: int | None = Field(None, description="Models installed, from its cached list")
+    loaded: list[str] | None = Field(None, description="Models in memory, from its cached list")
+    started_by_server: bool = False
 
 
 class HealthReport(BaseModel):
@@ -56,6 +74,7 @@ class HealthReport(BaseModel):
     problems: list[str] = Field(default_factory=list, description="What to fix, one per line")
     warnings: list[str] = Field(default_factory=list, description="Worth knowing, not fatal")
     settings: dict[str, Any] = Field(description="Effective settings, secrets redacted")
+    hosts: list[HostHealth] | None = Field(None, description="Each host (several hosts only)")
 
 
 async def check_health(
@@ -69,31 +88,28 @@ async def check_health(
     words the problems for someone at a terminal (`doctor`) rather than for an agent."""
     problems: list[str] = []
     warnings: list[str] = []
-    version, failure = await _probe(client)
+    host = daemon.host if daemon is not None else settings.host_configs()[0]
+    version, failure = await probe(client)
     reachable = version is not None
     daemon_error = failure.what if isinstance(failure, OllamaError) else failure
     binary = find_ollama_binary(settings)
     if not reachable:
-        problems.append(_unreachable_advice(settings, failure, binary))
+        problems.append(unreachable_advice(settings, host, failure, binary))
     if binary is None:
         warnings.append(
             f"no `ollama` executable found ({settings.ollama_bin!r}): auto-start and the CLI "
             "fallback are unavailable; install it from https://ollama.com/download"
         )
-    if settings.sends_secrets_in_clear:
+    if host.sends_secrets_in_clear:
         warnings.append(CLEAR_TEXT_SECRETS)
-    present, variants = await _default_model(settings, client) if reachable else (None, [])
+    present, variants = await default_model(settings, client) if reachable else (None, [])
     if present is False and settings.default_model:
-        problems.append(_missing_default_advice(settings.default_model, variants, for_person))
-    writable, storage_error = await anyio.to_thread.run_sync(_writable, settings.data_dir)
-    if not writable:
-        problems.append(
-            f"the data directory {settings.data_dir} is not writable ({storage_error}); fix its "
-            "permissions or set MCP_OLLAMA_DATA_DIR"
-        )
+        problems.append(missing_default_advice(settings.default_model, variants, for_person))
+    storage = await data_dir_problems(settings)
+    problems += storage
     return HealthReport(
         healthy=not problems,
-        daemon_url=settings.base_url,
+        daemon_url=host.base_url,
         daemon_reachable=reachable,
         daemon_version=version,
         daemon_error=daemon_error,
@@ -103,7 +119,7 @@ async def check_health(
         default_model=settings.default_model,
         default_model_present=present,
         data_dir=str(settings.data_dir),
-        data_dir_writable=writable,
+        data_dir_writable=not storage,
         config_file=str(settings.config_file) if settings.config_file else None,
         problems=problems,
         warnings=warnings,
@@ -111,7 +127,7 @@ async def check_health(
     )
 
 
-async def _probe(client: OllamaClient) -> tuple[str | None, OllamaError | str | None]:
+async def probe(client: OllamaClient) -> tuple[str | None, OllamaError | str | None]:
     """The daemon's version, or why it did not answer: one request, no retries."""
     with anyio.move_on_after(PROBE_TIMEOUT):
         try:
@@ -121,22 +137,23 @@ async def _probe(client: OllamaClient) -> tuple[str | None, OllamaError | str | 
     return None, f"no answer within {PROBE_TIMEOUT:g} s"
 
 
-def _unreachable_advice(
-    settings: Settings, failure: OllamaError | str | None, binary: str | None
+def unreachable_advice(
+    settings: Settings, host: HostConfig, failure: OllamaError | str | None, binary: str | None
 ) -> str:
+    """What to do about a daemon that did not answer the probe."""
     if isinstance(failure, OllamaError) and not _nothing_answered(failure):
         return str(failure)  # a wrong address or a failing daemon: starting one would not help
-    if not settings.is_local:
-        return f"the remote Ollama at {settings.base_url} does not answer ({failure}); check it"
+    if not host.is_local:
+        return f"the remote Ollama at {host.base_url} does not answer ({failure}); check it"
     if binary is None:
         return (
-            f"Ollama does not answer at {settings.base_url} and is not installed: install it "
+            f"Ollama does not answer at {host.base_url} and is not installed: install it "
             "from https://ollama.com/download, or set OLLAMA_HOST to a running Ollama"
         )
     what = failure.what if isinstance(failure, OllamaError) else failure
     start = "it starts on the first tool call" if settings.auto_start else "start it"
     return (
-        f"Ollama does not answer at {settings.base_url} ({what}); {start} "
+        f"Ollama does not answer at {host.base_url} ({what}); {start} "
         f"(`{binary} serve`), or set OLLAMA_HOST to where it listens"
     )
 
@@ -149,7 +166,7 @@ def _nothing_answered(failure: OllamaError) -> bool:
     )
 
 
-async def _default_model(settings: Settings, client: OllamaClient) -> tuple[bool | None, list[str]]:
+async def default_model(settings: Settings, client: OllamaClient) -> tuple[bool | None, list[str]]:
     """Whether the default model is installed (Ollama's `:latest` rule), and if not, which of
     its tagged variants are."""
     if not settings.default_model:
@@ -163,7 +180,8 @@ async def _default_model(settings: Settings, client: OllamaClient) -> tuple[bool
     return False, tagged_variants(settings.default_model, installed)
 
 
-def _missing_default_advice(model: str, variants: list[str], for_person: bool) -> str:
+def missing_default_advice(model: str, variants: list[str], for_person: bool) -> str:
+    """What to do about a default model that is not installed."""
     full = canonical_name(model) if ":" not in model.rsplit("/", 1)[-1] else model
     pull = f"`ollama pull {full}`" + ("" if for_person else " (or the pull_model tool)")
     if not variants:
@@ -173,6 +191,17 @@ def _missing_default_advice(model: str, variants: list[str], for_person: bool) -
         f"the default model '{model}' ({full}) is not installed; installed: "
         f"{', '.join(variants)}; set MCP_OLLAMA_DEFAULT_MODEL to {these}, or pull it with {pull}"
     )
+
+
+async def data_dir_problems(settings: Settings) -> list[str]:
+    """The problem with the data directory, if it is not writable."""
+    writable, storage_error = await anyio.to_thread.run_sync(_writable, settings.data_dir)
+    if writable:
+        return []
+    return [
+        f"the data directory {settings.data_dir} is not writable ({storage_error}); fix its "
+        "permissions or set MCP_OLLAMA_DATA_DIR"
+    ]
 
 
 def _writable(directory: Path) -> tuple[bool, str | None]:

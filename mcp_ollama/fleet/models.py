@@ -1,23 +1,22 @@
 """`ModelService`: what is installed and the operations that change it (list, show, running,
-pull, delete, copy, unload), each with auto-start, retries and the CLI fallback where it helps."""
+pull, delete, copy, unload), each with auto-start, retries and the CLI fallback where it helps,
+on one host or across the fleet."""
 
 from __future__ import annotations
 
-import re
-from contextlib import aclosing
-
 import structlog
 
-from mcp_ollama.errors import InvalidInputError, OllamaError, OllamaResponseError
+from mcp_ollama.errors import InvalidInputError, OllamaError
 from mcp_ollama.events import ChangeFeed
-from mcp_ollama.fleet.catalog import ModelCatalog
-from mcp_ollama.ollama.cli_fallback import OllamaCLI
-from mcp_ollama.ollama.client import OllamaClient
-from mcp_ollama.ollama.missing import explain_missing
+from mcp_ollama.fleet.host import Host
+from mcp_ollama.fleet.listing import merge_model_lists, merge_running
+from mcp_ollama.fleet.pulls import check_pull_allowed, each_host, pull_many, pull_on
+from mcp_ollama.fleet.registry import Fleet
+from mcp_ollama.fleet.routing import least_loaded
+from mcp_ollama.hosts import ALL_HOSTS
 from mcp_ollama.ollama.names import canonical_name, validate_model_name
-from mcp_ollama.ollama.resilience import Resilience
 from mcp_ollama.ollama.types import RunningModel
-from mcp_ollama.progress import ProgressCallback, ProgressThrottle
+from mcp_ollama.progress import ProgressCallback
 from mcp_ollama.results import (
     ModelInfo,
     ModelList,
@@ -35,57 +34,65 @@ logger = structlog.get_logger()
 
 
 class ModelService:
-    """Model management against the daemon, validated, with actionable errors."""
+    """Model management against the daemons, validated, with actionable errors. With several
+    hosts, listings cover them all and each change goes to the host(s) it names."""
 
     def __init__(
-        self,
-        settings: Settings,
-        client: OllamaClient,
-        *,
-        catalog: ModelCatalog,
-        resilience: Resilience,
-        cli: OllamaCLI,
-        changes: ChangeFeed | None = None,
+        self, settings: Settings, fleet: Fleet, *, changes: ChangeFeed | None = None
     ) -> None:
         self.settings = settings
-        self.client = client
-        self.catalog = catalog
-        self.resilience = resilience
-        self.cli = cli
+        self.fleet = fleet
         self.changes = changes or ChangeFeed()
 
     async def list_models(self, *, force_refresh: bool = False) -> ModelList:
-        """The installed models with details and load state; when Ollama cannot be reached, the
-        last known list marked stale, with the reason.
+        """The installed models with details and load state (and, with several hosts, which
+        hosts have each); when a host cannot be reached, its last known list marked stale.
 
         Raises:
             OllamaError: Ollama cannot be reached and no list was ever fetched.
         """
+        if self.fleet.single:
+            return await self._host_list(self.fleet.primary, force_refresh)
+
+        async def one(host: Host) -> ModelList | OllamaError:
+            try:
+                return await self.fleet.on_host(
+                    host, None, lambda: self._host_list(host, force_refresh)
+                )
+            except OllamaError as exc:
+                return exc
+
+        return merge_model_lists(await each_host(self.fleet.hosts, one))
+
+    async def _host_list(self, host: Host, force_refresh: bool) -> ModelList:
         try:
-            return await self.resilience.call(
-                lambda: self.catalog.list_models(force_refresh=force_refresh),
-                fallback=self.cli.list_models,
+            return await host.resilience.call(
+                lambda: host.catalog.list_models(force_refresh=force_refresh),
+                fallback=host.cli.list_models,
             )
         except OllamaError as exc:
-            stale = self.catalog.stale(f"Ollama could not be reached ({exc})")
+            stale = host.catalog.stale(f"Ollama could not be reached ({exc})")
             if stale is None:
                 raise
             return stale
 
-    async def show_model(self, model: str) -> ModelInfo:
-        """Details of one installed model.
+    async def show_model(self, model: str, *, host: str | None = None) -> ModelInfo:
+        """Details of one installed model (from `host`, or a host that has it).
 
         Raises:
             ModelNotFoundError: the model is not pulled.
         """
         model = validate_model_name(model)
-        async with explain_missing(self.client):
-            return await self.resilience.call(
-                lambda: self._show(model), fallback=lambda: self.cli.show(model)
-            )
+        return await self.fleet.call(
+            model,
+            lambda target: self._show(target, model),
+            host=host,
+            fallback=lambda target: target.cli.show(model),
+            loads=False,
+        )
 
-    async def _show(self, model: str) -> ModelInfo:
-        show = await self.client.show(model)
+    async def _show(self, host: Host, model: str) -> ModelInfo:
+        show = await host.client.show(model)
         arch = show.model_info.get("general.architecture")
         embedding = show.model_info.get(f"{arch}.embedding_length") if arch else None
         license_head = "\n".join(show.license.strip().splitlines()[:3])
@@ -104,83 +111,66 @@ class ModelService:
             license=license_head,
             modified_at=show.modified_at,
             model_info={k: v for k, v in show.model_info.items() if not isinstance(v, list)},
+            host=self._label(host),
         )
 
-    async def running_models(self) -> RunningList:
-        """Models loaded in memory now."""
-        running = await self.resilience.call(self.client.running)
-        return RunningList(models=[_running(m) for m in running])
+    async def running_models(self, *, host: str | None = None) -> RunningList:
+        """Models loaded in memory now (on every host, or on `host`)."""
+        if self.fleet.single:
+            running = await self.fleet.primary.resilience.call(self.fleet.primary.client.running)
+            return RunningList(models=[_running(m) for m in running])
+
+        async def one(target: Host) -> list[RunningModelInfo] | OllamaError:
+            try:
+                running = await self.fleet.on_host(
+                    target, None, lambda: target.resilience.call(target.client.running)
+                )
+            except OllamaError as exc:
+                return exc
+            target.note_running({canonical_name(m.name) for m in running})
+            return [_running(m) for m in running]
+
+        return merge_running(await each_host(self.fleet.select(_hosts(host)), one))
 
     async def pull(
         self,
         model: str,
         *,
+        host: str | None = None,
         insecure: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> PullResult:
-        """Download a model, reporting bytes done out of bytes known so far.
+        """Download a model, reporting bytes done out of bytes known so far. With several hosts
+        it goes to `host`, to every host for `host="all"`, else to the least-loaded one.
 
         Raises:
-            InvalidInputError: a bad name, or one outside the pull allowlist.
+            InvalidInputError: a bad name, one outside the pull allowlist, or an unknown host.
             OllamaResponseError: the registry does not have it.
         """
         model = validate_model_name(model)
-        self._check_pull_allowed(model)
-        try:
-            result = await self.resilience.streamed(
-                lambda progress: self._pull(model, insecure, progress),
-                fallback=lambda progress: self.cli.pull(
-                    model, insecure=insecure, on_progress=progress
-                ),
-                on_progress=on_progress,
+        check_pull_allowed(self.settings, model)
+        if self.fleet.single:
+            self.fleet.select(_hosts(host))  # an unknown name is still an error
+            result = await pull_on(self.fleet.primary, model, insecure, on_progress)
+        elif host is not None and host.strip().lower() == ALL_HOSTS:
+            targets = self.fleet.available() or list(self.fleet.hosts)
+            result = await pull_many(self.fleet, targets, model, insecure, on_progress)
+        else:
+            hosts = self.fleet.available() or list(self.fleet.hosts)
+            target = least_loaded(hosts) if host is None else self.fleet.host(host)
+            result = await self.fleet.on_host(
+                target, None, lambda: pull_on(target, model, insecure, on_progress)
             )
-        finally:
-            self.catalog.invalidate()
+            result = result.model_copy(update={"hosts": [target.name]})
         self.changed("model pulled", model, size=human_bytes(result.total_bytes))
         return result
 
-    async def _pull(
-        self, model: str, insecure: bool, on_progress: ProgressCallback | None
-    ) -> PullResult:
-        totals: dict[str, int] = {}
-        done: dict[str, int] = {}
-        status = ""
-        throttle = ProgressThrottle(on_progress)
-        try:
-            async with aclosing(self.client.pull(model, insecure=insecure)) as lines:
-                async for line in lines:
-                    status = line.status
-                    if line.digest and line.total:
-                        totals[line.digest] = line.total
-                        done[line.digest] = max(done.get(line.digest, 0), line.completed or 0)
-                    completed, total = sum(done.values()), sum(totals.values())
-                    # The phase offset keeps progress growing through the byte-less steps.
-                    await throttle.update(
-                        completed + _phase(status),
-                        (total + len(_FINAL_PHASES) + 1) if total else None,
-                        status,
-                        force=status == "success",
-                    )
-        except OllamaResponseError as exc:
-            if "file does not exist" in exc.error:
-                raise OllamaResponseError(
-                    f"model '{model}' does not exist in the Ollama registry ({exc.error}); check "
-                    "the name at https://ollama.com/library",
-                    exc.status_code,
-                ) from exc
-            raise
-        return PullResult(
-            model=model,
-            status=status,
-            total_bytes=sum(totals.values()),
-            completed_bytes=sum(done.values()),
-        )
-
-    async def delete(self, model: str) -> OperationResult:
-        """Delete a model; refused unless destructive operations are enabled.
+    async def delete(self, model: str, *, host: str | None = None) -> OperationResult:
+        """Delete a model (from `host`; with several hosts, it must be clear which); refused
+        unless destructive operations are enabled.
 
         Raises:
-            InvalidInputError: destructive operations are disabled.
+            InvalidInputError: destructive operations are disabled, or the host is ambiguous.
             ModelNotFoundError: the model is not installed.
         """
         model = validate_model_name(model)
@@ -189,34 +179,50 @@ class ModelService:
                 "delete_model is disabled: it is destructive. Ask the user to enable it with "
                 "MCP_OLLAMA_ALLOW_DESTRUCTIVE=true (or allow_destructive = true in the config)."
             )
-        await self.resilience.call(lambda: self.client.delete(model))
-        self.changed("model deleted", model)
-        return OperationResult(message=f"deleted '{model}'")
+        target = await self._one_host(model, host, "delete")
+        await self.fleet.on_host(
+            target, None, lambda: target.resilience.call(lambda: target.client.delete(model))
+        )
+        self.changed("model deleted", model, target)
+        return OperationResult(message=f"deleted '{model}'{self._on(target)}")
 
-    async def copy(self, source: str, destination: str) -> OperationResult:
-        """Copy a model under a new name; overwriting an existing name is destructive.
+    async def copy(
+        self, source: str, destination: str, *, host: str | None = None
+    ) -> OperationResult:
+        """Copy a model under a new name (on `host`; with several hosts, it must be clear
+        which); overwriting an existing name is destructive.
 
         Raises:
-            InvalidInputError: the destination exists and destructive operations are disabled.
+            InvalidInputError: the destination exists and destructive operations are disabled,
+                or the host is ambiguous.
             ModelNotFoundError: the source is not installed.
         """
         source = validate_model_name(source)
         destination = validate_model_name(destination)
-        await self.refuse_overwrite(destination, action="copying")
-        async with explain_missing(self.client):
-            await self.resilience.call(lambda: self.client.copy(source, destination))
-        self.changed("model copied", destination, source=source)
-        return OperationResult(message=f"copied '{source}' to '{destination}'")
+        target = await self._one_host(source, host, "copy")
+        await self.refuse_overwrite(destination, action="copying", host=target)
+        await self.fleet.on_host(
+            target,
+            None,
+            lambda: target.resilience.call(lambda: target.client.copy(source, destination)),
+        )
+        self.changed("model copied", destination, target, source=source)
+        return OperationResult(message=f"copied '{source}' to '{destination}'{self._on(target)}")
 
-    def changed(self, event: str, model: str, **facts: str) -> None:
-        """After an operation changed what is installed: log it, drop the cached list, and
-        announce it (every model-changing operation, `create` included, ends here)."""
+    def changed(self, event: str, model: str, host: Host | None = None, **facts: str) -> None:
+        """After an operation changed what is installed on `host` (None: on any host): log it,
+        drop the cached list, and announce it (every model-changing operation, `create`
+        included, ends here)."""
+        if host is not None and not self.fleet.single:
+            facts = {**facts, "host": host.name}
         logger.info(event, model=model, **facts)
-        self.catalog.invalidate()
+        for changed in [host] if host is not None else self.fleet.hosts:
+            changed.catalog.invalidate()
         self.changes.models_changed(model)
 
-    async def refuse_overwrite(self, name: str, *, action: str) -> None:
-        """Refuse to write a model over an installed one unless destructive operations are on.
+    async def refuse_overwrite(self, name: str, *, action: str, host: Host) -> None:
+        """Refuse to write a model over one installed on `host` unless destructive operations
+        are on.
 
         Names are compared as the daemon resolves them (`canonical_name`), so no spelling of
         an installed model (`library/x`, `registry.ollama.ai/library/x:latest`, `X`) slips by.
@@ -227,60 +233,70 @@ class ModelService:
         if self.settings.allow_destructive:
             return
         target = canonical_name(name)
-        installed = await self.resilience.call(self.client.list_models)
+        installed = await host.resilience.call(host.client.list_models)
         if any(canonical_name(m.name) == target for m in installed):
             same = "" if target == name.lower() else f" (that is '{target}')"
             raise InvalidInputError(
-                f"'{name}'{same} already exists and {action} over it would replace it; pick "
-                "another name, or enable destructive operations (MCP_OLLAMA_ALLOW_DESTRUCTIVE)."
+                f"'{name}'{same} already exists{self._on(host)} and {action} over it would "
+                "replace it; pick another name, or enable destructive operations "
+                "(MCP_OLLAMA_ALLOW_DESTRUCTIVE)."
             )
 
-    async def unload(self, model: str) -> OperationResult:
-        """Unload a model from memory now.
+    async def unload(self, model: str, *, host: str | None = None) -> OperationResult:
+        """Unload a model from memory now (on `host`, else on every host that has it).
 
         Raises:
             ModelNotFoundError: the model is not installed.
         """
         model = validate_model_name(model)
-        async with explain_missing(self.client):
-            await self.resilience.call(lambda: self.client.unload(model))
-        self.catalog.invalidate()
-        return OperationResult(message=f"unloaded '{model}' from memory")
+        if self.fleet.single or host is not None:
+            targets = [self.fleet.primary if host is None else self.fleet.host(host)]
+        else:
+            targets = await self.fleet.where(model) or [await self._one_host(model, None, "")]
 
-    def _check_pull_allowed(self, model: str) -> None:
-        patterns = self.settings.pull_allowlist
-        if patterns and not any(
-            _name_matches(p, canonical_name(model)) or _name_matches(p, model.lower())
-            for p in patterns
-        ):
-            raise InvalidInputError(
-                f"pulling '{model}' is not allowed here; allowed patterns: {', '.join(patterns)}. "
-                "Ask the user to pull it, or to extend MCP_OLLAMA_PULL_ALLOWLIST."
+        async def one(target: Host) -> None:
+            await self.fleet.on_host(
+                target, None, lambda: target.resilience.call(lambda: target.client.unload(model))
             )
+            target.note_unloaded(canonical_name(model))
+            target.catalog.invalidate()
+
+        for target in targets:
+            await one(target)
+        where = "" if self.fleet.single else f" on {', '.join(t.name for t in targets)}"
+        return OperationResult(message=f"unloaded '{model}' from memory{where}")
+
+    async def _one_host(self, model: str, host: str | None, verb: str) -> Host:
+        """The host an operation on `model` applies to: `host`, the only host, or the only host
+        that has the model.
+
+        Raises:
+            InvalidInputError: several hosts have it and `host` does not say which.
+            ModelNotOnHostError: no host has it.
+        """
+        if host is not None:
+            return self.fleet.host(host)
+        if self.fleet.single:
+            return self.fleet.primary
+        having = await self.fleet.where(model)
+        if len(having) == 1:
+            return having[0]
+        if not having:
+            return await self.fleet.route(model)  # raises the error naming what each host has
+        names = ", ".join(h.name for h in having)
+        raise InvalidInputError(
+            f"'{model}' is on several hosts ({names}): pass host=NAME to say which to {verb}"
+        )
+
+    def _label(self, host: Host) -> str | None:
+        return None if self.fleet.single else host.name
+
+    def _on(self, host: Host) -> str:
+        return "" if self.fleet.single else f" on {host.name}"
 
 
-_FINAL_PHASES = ("verifying sha256 digest", "writing manifest", "removing unused layers", "success")
-
-
-def _phase(status: str) -> int:
-    """1 while downloading, then 2.. for each closing step, so progress always grows."""
-    return _FINAL_PHASES.index(status) + 2 if status in _FINAL_PHASES else 1
-
-
-def _name_matches(pattern: str, name: str) -> bool:
-    """A glob over model names where `*` and `?` stay within one path segment, so `llama3*`
-    cannot admit `llama3.evil.example/x/y` (another registry) or `llama3x/anything`.
-
-    >>> _name_matches('llama3*', 'llama3.2:1b'), _name_matches('llama3*', 'llama3.evil.io/x/y')
-    (True, False)
-    >>> _name_matches('hf.co/bartowski/*', 'hf.co/bartowski/m-gguf:q4_k_m')
-    True
-    """
-    parts = re.split(r"(\*|\?)", pattern.lower())
-    regex = "".join(
-        "[^/]*" if part == "*" else "[^/]" if part == "?" else re.escape(part) for part in parts
-    )
-    return re.fullmatch(regex, name) is not None
+def _hosts(host: str | None) -> list[str] | None:
+    return None if host is None else [host]
 
 
 def _running(model: RunningModel) -> RunningModelInfo:

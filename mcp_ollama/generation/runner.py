@@ -8,10 +8,10 @@ from contextlib import aclosing, contextmanager
 import anyio
 
 from mcp_ollama.errors import (
+    CallTimeoutError,
     GenerationInterruptedError,
     MalformedResponseError,
     OllamaError,
-    OllamaTimeoutError,
 )
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.types import ChatMessage, ChatRequest, GenerateRequest, ToolCall
@@ -31,7 +31,7 @@ GENERATION_ADVICE = (
 def call_deadline(
     timeout: float | None, what: str = "the call", advice: str = GENERATION_ADVICE
 ) -> Iterator[None]:
-    """Bound a call by wall-clock time, turning expiry into an actionable `OllamaTimeoutError`."""
+    """Bound a call by wall-clock time, turning expiry into an actionable `CallTimeoutError`."""
     if timeout is None:
         yield
         return
@@ -39,7 +39,7 @@ def call_deadline(
         with anyio.fail_after(timeout):
             yield
     except TimeoutError as exc:
-        raise OllamaTimeoutError(
+        raise CallTimeoutError(
             f"{what} did not finish within its timeout of {timeout:g} s; {advice}."
         ) from exc
 

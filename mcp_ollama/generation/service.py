@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from mcp_ollama.conversations import Conversations, UsageLedger
 from mcp_ollama.errors import InvalidInputError
+from mcp_ollama.fleet import Fleet, Host
 from mcp_ollama.generation.batch import BatchResult, check_batch, run_batch
 from mcp_ollama.generation.checks import (
     Format,
@@ -21,11 +22,8 @@ from mcp_ollama.generation.checks import (
 from mcp_ollama.generation.options import PresetBook
 from mcp_ollama.generation.runner import call_deadline, run_chat, run_generate
 from mcp_ollama.generation.skills import SkillBook
-from mcp_ollama.ollama.cli_fallback import OllamaCLI
-from mcp_ollama.ollama.client import OllamaClient
-from mcp_ollama.ollama.missing import explain_missing
 from mcp_ollama.ollama.names import validate_model_name
-from mcp_ollama.ollama.resilience import ProgressCall, Resilience
+from mcp_ollama.ollama.resilience import ProgressCall
 from mcp_ollama.ollama.types import (
     ChatMessage,
     ChatRequest,
@@ -40,8 +38,8 @@ from mcp_ollama.settings import Settings
 __all__ = ["GenerationService"]
 
 Answer = TypeVar("Answer", GenerationResult, ChatResult)
-Puller = Callable[[str, ProgressCallback | None], Awaitable[object]]
-"""Pulls a model (the auto-pull of a missing one), reporting through the callback."""
+Puller = Callable[[Host, str, ProgressCallback | None], Awaitable[object]]
+"""Pulls a model on a host (the auto-pull of a missing one), reporting through the callback."""
 
 
 class GenerationService:
@@ -50,24 +48,20 @@ class GenerationService:
     def __init__(
         self,
         settings: Settings,
-        client: OllamaClient,
+        fleet: Fleet,
         *,
         presets: PresetBook,
         skills: SkillBook,
         usage: UsageLedger,
         conversations: Conversations,
-        resilience: Resilience,
-        cli: OllamaCLI,
         pull: Puller,
     ) -> None:
         self.settings = settings
-        self.client = client
+        self.fleet = fleet
         self.presets = presets
         self.skills = skills
         self.usage = usage
         self.conversations = conversations
-        self.resilience = resilience
-        self.cli = cli
         self._pull = pull
 
     async def generate(
@@ -86,9 +80,11 @@ class GenerationService:
         raw: bool | None = None,
         keep_alive: KeepAlive = None,
         timeout: float | None = None,
+        host: str | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> GenerationResult:
-        """Generate a completion; `skills` are prepended to the system prompt.
+        """Generate a completion (on `host`, or a host that has the model); `skills` are
+        prepended to the system prompt.
 
         Raises:
             InvalidInputError: a bad name, option, image, skill or an oversized prompt.
@@ -115,10 +111,11 @@ class GenerationService:
         deadline = timeout or resolved.timeout
         return await self._generation(
             model,
-            lambda progress: run_generate(
-                self.client, request, on_progress=progress, timeout=deadline
+            host,
+            lambda target, progress: run_generate(
+                target.client, request, on_progress=progress, timeout=deadline
             ),
-            fallback=self.cli.generate_fallback(request, deadline),
+            fallback=lambda target: target.cli.generate_fallback(request, deadline),
             on_progress=on_progress,
         )
 
@@ -137,6 +134,7 @@ class GenerationService:
         think: ThinkLevel | None = None,
         keep_alive: KeepAlive = None,
         timeout: float | None = None,
+        host: str | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> ChatResult:
         """One chat turn over the given history, or, with `session_id`, after the history the
@@ -184,10 +182,11 @@ class GenerationService:
         async def send(request: ChatRequest) -> ChatResult:
             return await self._generation(
                 model,
-                lambda progress: run_chat(
-                    self.client, request, on_progress=progress, timeout=deadline
+                host,
+                lambda target, progress: run_chat(
+                    target.client, request, on_progress=progress, timeout=deadline
                 ),
-                fallback=self.cli.chat_fallback(request, deadline),
+                fallback=lambda target: target.cli.chat_fallback(request, deadline),
                 on_progress=on_progress,
             )
 
@@ -200,23 +199,46 @@ class GenerationService:
     async def _generation(
         self,
         model: str,
-        run: ProgressCall[Answer],
+        host: str | None,
+        run: Callable[[Host, ProgressCallback | None], Awaitable[Answer]],
         *,
-        fallback: ProgressCall[Answer] | None,
+        fallback: Callable[[Host], ProgressCall[Answer] | None],
         on_progress: ProgressCallback | None,
     ) -> Answer:
-        """A generate or chat call as every front end gets it: counted in usage, with
-        auto-start, busy retries, auto-pull of a missing model and the CLI fallback."""
-        async with explain_missing(self.client):
-            return await self.usage.measure(
+        """A generate or chat call as every front end gets it: routed to a host, counted in
+        usage, with auto-start, busy retries, failover, auto-pull of a missing model and the
+        CLI fallback."""
+
+        async def answer(target: Host, progress: ProgressCallback | None) -> Answer:
+            return self._from(target, await run(target, progress))
+
+        def spare(target: Host) -> ProgressCall[Answer] | None:
+            cli = fallback(target)
+            if cli is None:
+                return None
+
+            async def run_cli(progress: ProgressCallback | None) -> Answer:
+                return self._from(target, await cli(progress))
+
+            return run_cli
+
+        return await self.usage.measure(
+            model,
+            lambda: self.fleet.streamed(
                 model,
-                lambda: self.resilience.streamed(
-                    run,
-                    fallback=fallback,
-                    on_progress=on_progress,
-                    pull=lambda progress: self._pull(model, progress),
-                ),
-            )
+                answer,
+                host=host,
+                fallback=spare,
+                on_progress=on_progress,
+                pull=lambda target, progress: self._pull(target, model, progress),
+            ),
+        )
+
+    def _from(self, target: Host, result: Answer) -> Answer:
+        """The answer naming the host that gave it (when there are several)."""
+        if self.fleet.single:
+            return result
+        return result.model_copy(update={"host": target.name})
 
     async def embed(
         self,
@@ -227,6 +249,7 @@ class GenerationService:
         truncate: bool | None = None,
         keep_alive: KeepAlive = None,
         timeout: float | None = None,
+        host: str | None = None,
     ) -> EmbedResult:
         """Embed one or many texts.
 
@@ -243,12 +266,15 @@ class GenerationService:
             truncate=truncate,
             keep_alive=check_keep_alive(keep_alive),
         )
-        async with explain_missing(self.client):
-            return await self.usage.measure(model, lambda: self._embed(request, timeout))
+        return await self.usage.measure(model, lambda: self._embed(request, timeout, host))
 
-    async def _embed(self, request: EmbedRequest, timeout: float | None) -> EmbedResult:
+    async def _embed(
+        self, request: EmbedRequest, timeout: float | None, host: str | None
+    ) -> EmbedResult:
         with call_deadline(timeout, "embed"):
-            response = await self.resilience.call(lambda: self.client.embed(request))
+            response = await self.fleet.call(
+                request.model, lambda target: target.client.embed(request), host=host
+            )
         vectors = response.embeddings
         return EmbedResult(
             model=response.model or request.model,
@@ -273,6 +299,7 @@ class GenerationService:
         preset: str | None = None,
         options: dict[str, Any] | None = None,
         timeout: float | None = None,
+        host: str | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> BatchResult:
         """Run many prompts on one model, a bounded number at once; a failed prompt is reported
@@ -290,7 +317,13 @@ class GenerationService:
             model,
             prompts,
             lambda prompt: self.generate(
-                model, prompt, system=system, preset=preset, options=options, timeout=timeout
+                model,
+                prompt,
+                system=system,
+                preset=preset,
+                options=options,
+                timeout=timeout,
+                host=host,
             ),
             concurrency=limit,
             on_progress=on_progress,

@@ -38,6 +38,7 @@ from mcp_ollama.errors import (
     OllamaCLIError,
     OllamaStartupError,
 )
+from mcp_ollama.hosts import HostConfig
 from mcp_ollama.ollama.cli_output import (
     PullTracker,
     parse_list,
@@ -69,8 +70,9 @@ class _Completed:
 class OllamaCLI:
     """Runs the `ollama` executable against the configured daemon, bounded in time."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, host: HostConfig | None = None) -> None:
         self.settings = settings
+        self.host = host or settings.host_configs()[0]
 
     @property
     def binary(self) -> str | None:
@@ -267,10 +269,10 @@ class OllamaCLI:
     ) -> _Completed:
         binary = self.binary
         if binary is None:
-            raise OllamaStartupError(missing_binary_message(self.settings))
+            raise OllamaStartupError(missing_binary_message(self.settings, self.host.base_url))
         limit = min(timeout or self.settings.cli_timeout, self.settings.cli_timeout)
         # The CLI reads OLLAMA_HOST the same way we do; colours off in case it checks.
-        env = {**os.environ, "OLLAMA_HOST": self.settings.base_url, "NO_COLOR": "1"}
+        env = {**os.environ, "OLLAMA_HOST": self.host.base_url, "NO_COLOR": "1"}
         stdout: list[str] = []
         stderr = _StderrLines(on_stderr_line)
         try:
@@ -300,7 +302,7 @@ class OllamaCLI:
             raise OllamaCLIError(f"cannot run {binary!r}: {exc.strerror or exc}") from exc
         done = _Completed(returncode, "".join(stdout), stderr.text)
         if returncode != 0:
-            raise _failure(args[0], done, model, self.settings.base_url)
+            raise _failure(args[0], done, model, self.host.base_url)
         return done
 
 

@@ -31,7 +31,7 @@ from mcp_ollama.errors import (
     OllamaStallError,
     OllamaTimeoutError,
 )
-from mcp_ollama.hosts import is_loopback_url
+from mcp_ollama.hosts import HostConfig, is_loopback_url
 from mcp_ollama.ollama.types import (
     ChatChunk,
     ChatRequest,
@@ -145,12 +145,17 @@ class OllamaClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None
+        cls,
+        settings: Settings,
+        *,
+        host: HostConfig | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
     ) -> OllamaClient:
-        """A client configured from `Settings`."""
+        """A client configured from `Settings`, for `host` (default: the first one)."""
+        host = host or settings.host_configs()[0]
         return cls(
-            settings.base_url,
-            headers=settings.request_headers(),
+            host.base_url,
+            headers=host.request_headers(),
             connect_timeout=settings.connect_timeout,
             request_timeout=settings.request_timeout,
             stall_timeout=settings.stall_timeout,

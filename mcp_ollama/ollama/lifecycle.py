@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from mcp_ollama.errors import (
     OllamaTimeoutError,
     StorageError,
 )
+from mcp_ollama.hosts import HostConfig
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.types import VersionInfo
 from mcp_ollama.settings import Settings
@@ -55,21 +57,21 @@ def find_ollama_binary(settings: Settings) -> str | None:
     return shutil.which(settings.ollama_bin)
 
 
-def daemon_address(settings: Settings) -> str:
+def daemon_address(base_url: str) -> str:
     """`host:port` for `OLLAMA_HOST` of a daemon we start: where we will connect.
 
-    >>> daemon_address(Settings(host='http://127.0.0.1:5555/'))
+    >>> daemon_address('http://127.0.0.1:5555/x')
     '127.0.0.1:5555'
-    >>> daemon_address(Settings(host='[::1]'))
+    >>> daemon_address('http://[::1]:11434')
     '[::1]:11434'
     """
-    return settings.base_url.split("://", 1)[1].split("/", 1)[0]
+    return base_url.split("://", 1)[1].split("/", 1)[0]
 
 
-def missing_binary_message(settings: Settings) -> str:
+def missing_binary_message(settings: Settings, base_url: str) -> str:
     """What to tell the user when there is no `ollama` executable to start or fall back to."""
     return (
-        f"Ollama is not running at {settings.base_url} and no `ollama` executable was found "
+        f"Ollama is not running at {base_url} and no `ollama` executable was found "
         f"(looked for {settings.ollama_bin!r} on PATH). Install Ollama from "
         "https://ollama.com/download (or set MCP_OLLAMA_OLLAMA_BIN to its path), or set "
         "OLLAMA_HOST to the address of a running Ollama."
@@ -79,8 +81,18 @@ def missing_binary_message(settings: Settings) -> str:
 class DaemonManager:
     """Starts the local daemon on demand and stops it at exit if we started it and may."""
 
-    def __init__(self, settings: Settings, client: OllamaClient) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: OllamaClient,
+        *,
+        host: HostConfig | None = None,
+        label: str | None = None,
+    ) -> None:
         self.settings = settings
+        self.host = host or settings.host_configs()[0]
+        # Several daemons of one fleet on this machine each get their own log and pid file.
+        self._suffix = f"-{_file_safe(label)}" if label else ""
         self._client = client
         self._lock = anyio.Lock()
         self._process: subprocess.Popen[bytes] | None = None
@@ -90,17 +102,17 @@ class DaemonManager:
     @property
     def can_start(self) -> bool:
         """Whether auto-start applies: enabled, and the daemon is on this machine."""
-        return self.settings.auto_start and self.settings.is_local
+        return self.settings.auto_start and self.host.is_local
 
     @property
     def log_path(self) -> Path:
         """Where a daemon we start writes its output."""
-        return self.settings.logs_dir / LOG_NAME
+        return self.settings.logs_dir / LOG_NAME.replace(".log", f"{self._suffix}.log")
 
     @property
     def pid_path(self) -> Path:
         """Holds the process id of a daemon we started while it runs (for people and tests)."""
-        return self.settings.logs_dir / PID_NAME
+        return self.settings.logs_dir / PID_NAME.replace(".pid", f"{self._suffix}.pid")
 
     @property
     def started_by_us(self) -> bool:
@@ -177,7 +189,7 @@ class DaemonManager:
     async def _start(self) -> None:
         binary = find_ollama_binary(self.settings)
         if binary is None:
-            raise OllamaStartupError(missing_binary_message(self.settings))
+            raise OllamaStartupError(missing_binary_message(self.settings, self.host.base_url))
         process = self._spawn(binary)
         self.starts += 1
         logger.info("starting ollama serve", pid=process.pid, log=str(self.log_path))
@@ -190,7 +202,7 @@ class DaemonManager:
             self._forget_pid()
             raise
         self._process = process
-        logger.info("daemon ready", pid=process.pid, url=self.settings.base_url)
+        logger.info("daemon ready", pid=process.pid, url=self.host.base_url)
 
     def _write_pid(self, pid: int) -> None:
         try:
@@ -216,7 +228,7 @@ class DaemonManager:
             return open(os.devnull, "ab")  # the caller closes it
 
     def _spawn(self, binary: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "OLLAMA_HOST": daemon_address(self.settings)}
+        env = {**os.environ, "OLLAMA_HOST": daemon_address(self.host.base_url)}
         with self._open_log() as log:
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             with contextlib.suppress(OSError):  # a full disk: the daemon still starts
@@ -249,13 +261,13 @@ class DaemonManager:
                 if process.poll() is not None:
                     raise OllamaStartupError(
                         f"`ollama serve` exited with code {process.returncode} before answering "
-                        f"at {self.settings.base_url}: {self._log_tail()}. See {self.log_path}; "
+                        f"at {self.host.base_url}: {self._log_tail()}. See {self.log_path}; "
                         "if another program holds the port, set OLLAMA_HOST to a free address."
                     )
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 0.5)
         raise OllamaStartupError(
-            f"`ollama serve` did not answer at {self.settings.base_url} within {timeout:g} s and "
+            f"`ollama serve` did not answer at {self.host.base_url} within {timeout:g} s and "
             f"was stopped; see {self.log_path}. On a slow machine raise "
             "MCP_OLLAMA_STARTUP_TIMEOUT, or start Ollama yourself."
         )
@@ -271,6 +283,15 @@ class DaemonManager:
             return "no log"
         tail = [line.strip() for line in lines if line.strip() and not line.startswith("---")]
         return " | ".join(tail[-LOG_TAIL_LINES:]) or "no output"
+
+
+def _file_safe(label: str) -> str:
+    """A host name as part of a file name.
+
+    >>> _file_safe('127.0.0.1:5001')
+    '127.0.0.1-5001'
+    """
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", label)
 
 
 def _rotate(path: Path) -> None:

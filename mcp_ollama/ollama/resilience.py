@@ -67,7 +67,7 @@ class Resilience:
     @property
     def fallback_enabled(self) -> bool:
         """Whether the CLI may stand in: enabled, and the daemon is on this machine."""
-        return self.settings.cli_fallback and self.settings.is_local
+        return self.settings.cli_fallback and self.daemon.host.is_local
 
     async def call(
         self,

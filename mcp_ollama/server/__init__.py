@@ -55,7 +55,8 @@ def _shielded(cleanup: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[
 
 
 def build_server(settings: Settings, *, client: OllamaClient | None = None) -> MCPServer[AppState]:
-    """A fresh server; `client` injects a daemon client (tests), otherwise one is made per run."""
+    """A fresh server; `client` injects a daemon client (tests), otherwise each host gets one
+    per run."""
     # Shared by every connection, and by the static resources, which get no request context.
     presets = PresetBook(settings.presets, settings.models)
     reports = ReportStore(settings.data_dir, retention=settings.report_retention)
@@ -67,19 +68,17 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
     @asynccontextmanager
     async def open_state() -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            ollama = client
-            if ollama is None:
-                ollama = await stack.enter_async_context(OllamaClient.from_settings(settings))
-            service = OllamaService(settings, ollama, presets=presets, reports=reports)
+            service = OllamaService(settings, client, presets=presets, reports=reports)
             state = AppState(settings=settings, service=service)
             stack.push_async_callback(_shielded(state.service.aclose))
-            # The daemon is probed and started lazily, on first need, never here: start-up
+            # Daemons are probed and started lazily, on first need, never here: start-up
             # stays fast. At exit a daemon we started is stopped if the settings ask for it.
-            stack.push_async_callback(_shielded(service.daemon.stop))
-            # Background work (refreshing a stale model list) lives as long as the server.
+            stack.push_async_callback(_shielded(service.fleet.stop))
+            # Background work (refreshing stale model lists, probing down hosts until they
+            # rejoin) lives as long as the server.
             background = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(background.cancel_scope.cancel)
-            service.catalog.attach(background)
+            service.fleet.attach(background)
             service.usage.attach(background)
             # What writers killed mid-save left behind goes, off the start-up path.
             background.start_soon(anyio.to_thread.run_sync, reports.sweep)

@@ -7,7 +7,8 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 
-from mcp_ollama.fleet.health import HealthReport, check_health
+from mcp_ollama.fleet.fleet_health import check_fleet_health
+from mcp_ollama.fleet.health import HealthReport
 from mcp_ollama.server._common import LOCAL_READ, service_of, tool_errors
 
 __all__ = ["register_health_tools"]
@@ -23,4 +24,4 @@ def register_health_tools(mcp: MCPServer[Any]) -> None:
         Settings are shown with secrets redacted. It never starts the daemon."""
         service = service_of(ctx)
         with tool_errors():
-            return await check_health(service.settings, service.client, daemon=service.daemon)
+            return await check_fleet_health(service.settings, service.fleet)

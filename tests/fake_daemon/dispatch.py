@@ -128,6 +128,10 @@ class _Dispatcher(_GenerationHandlers, _ModelHandlers, _Sender):
             if fake.log_requests:
                 _gin_log(ctx.status, time.monotonic() - started, scope, method, path)
         if ctx.drop and not ctx.disconnected:
+            if not ctx.started:
+                # uvicorn answers an app that fails before its response starts with a 500 of its
+                # own; a daemon that dies just closes the connection, so start one to cut.
+                await ctx.start(200, None)
             raise _DropConnectionError()
 
     async def _watch_disconnect(self, ctx: _Ctx, scope: anyio.CancelScope, path: str) -> None:
