@@ -8,13 +8,14 @@ prompt-like values were redacted, whatever level stderr is set to.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Mapping, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
-__all__ = ["LogListener", "configure_logging", "listen_to_logs", "redact_secrets"]
+__all__ = ["LogListener", "LogStream", "configure_logging", "listen_to_logs", "redact_secrets"]
 
 LogListener = Callable[[str, Mapping[str, Any]], None]
 """Called with an event's level name (`info`, `warning`, ...) and its (redacted) fields."""
@@ -94,36 +95,53 @@ def listen_to_logs(listener: LogListener) -> Callable[[], None]:
     return stop
 
 
-def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
-    """Send log lines at `level` and above to stderr; JSON unless stderr is a terminal."""
-    use_json = (not sys.stderr.isatty()) if json is None else json
-    processors: list[structlog.typing.Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso"),
-        redact_secrets,
-        # Listeners (clients that asked for log messages) choose their own level.
-        _tell_listeners,
-        _below(level),
-    ]
-    if use_json:
-        # No locals in tracebacks: they can hold prompts or tokens.
-        processors.append(
-            structlog.processors.ExceptionRenderer(
-                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
-            )
-        )
-        processors.append(structlog.processors.JSONRenderer())
-    else:
-        processors.append(structlog.dev.ConsoleRenderer())
+class LogStream(Protocol):
+    """Where log lines go: stderr, or a wrapper that keeps them off a progress bar's line."""
+
+    def write(self, text: str, /) -> int:
+        """Write text."""
+        ...
+
+    def flush(self) -> None:
+        """Flush what was written."""
+        ...
+
+    def isatty(self) -> bool:
+        """Whether a person is looking (colours, and plain text rather than JSON)."""
+        ...
+
+
+def configure_logging(
+    level: str = "INFO", *, json: bool | None = None, stream: LogStream | None = None
+) -> None:
+    """Send log lines at `level` and above to stderr (or `stream`) in one format, ours and the
+    stdlib's (the SDK, uvicorn) alike: JSON with one line per event unless stderr is a terminal,
+    exceptions as a field; colours only on a terminal and never with `NO_COLOR` set."""
+    out: LogStream = stream if stream is not None else sys.stderr
+    use_json = (not out.isatty()) if json is None else json
+    render = _render_chain(use_json, colors=out.isatty() and not os.environ.get("NO_COLOR"))
     structlog.configure(
-        processors=processors,
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            *_SHARED,
+            # Listeners (clients that asked for log messages) choose their own level.
+            _tell_listeners,
+            _below(level),
+            *render,
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=out),  # type: ignore[arg-type]  # it only writes and flushes
         cache_logger_on_first_use=True,
     )
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *_SHARED],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *render],
+        )
+    )
     root = logging.getLogger()
-    root.handlers[:] = [logging.StreamHandler(sys.stderr)]
+    root.handlers[:] = [handler]
     root.setLevel(level)
     # uvicorn's access log would otherwise go to stdout.
     for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
@@ -131,3 +149,22 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+
+_SHARED: list[structlog.typing.Processor] = [
+    structlog.processors.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso"),
+    redact_secrets,
+]
+
+
+def _render_chain(use_json: bool, *, colors: bool) -> list[structlog.typing.Processor]:
+    if use_json:
+        # An exception is a field of its event's one line; no locals: they can hold prompts.
+        return [
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
+            structlog.processors.JSONRenderer(),
+        ]
+    return [structlog.dev.ConsoleRenderer(colors=colors)]

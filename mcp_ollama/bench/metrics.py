@@ -18,6 +18,7 @@ from mcp_ollama.errors import MCPOllamaError
 
 __all__ = [
     "METRICS",
+    "METRIC_COLUMNS",
     "METRIC_LABELS",
     "BenchmarkResult",
     "ComparisonResult",
@@ -44,6 +45,17 @@ METRICS: dict[str, Better | None] = {
     "output_tokens": None,
 }
 """Every aggregated metric and which direction is better (None: not ranked)."""
+
+METRIC_COLUMNS: dict[str, str] = {
+    "tokens_per_second": "gen tok/s",
+    "prompt_tokens_per_second": "prompt tok/s",
+    "ttft_ms": "TTFT ms",
+    "load_ms": "load ms",
+    "total_ms": "total ms",
+    "wall_ms": "wall ms",
+    "output_tokens": "output tokens",
+}
+"""The one short label of each metric, wherever it heads a column or a row."""
 
 METRIC_LABELS: dict[str, str] = {
     "tokens_per_second": "generation tokens/s",

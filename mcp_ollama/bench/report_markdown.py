@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 
 from mcp_ollama.bench.metrics import (
+    METRIC_COLUMNS,
     METRIC_LABELS,
     METRICS,
     BenchmarkResult,
@@ -20,15 +21,11 @@ from mcp_ollama.bench.suite import BenchmarkPrompt
 
 __all__ = ["benchmark_markdown", "comparison_markdown", "number"]
 
-RUN_COLUMNS = (
-    ("ttft_ms", "TTFT ms"),
-    ("tokens_per_second", "gen tok/s"),
-    ("prompt_tokens_per_second", "prompt tok/s"),
-    ("load_ms", "load ms"),
-    ("total_ms", "total ms"),
-    ("output_tokens", "output tokens"),
-    ("wall_ms", "wall ms"),
-)
+RUN_COLUMNS = tuple(
+    (metric, METRIC_COLUMNS[metric])
+    for metric in ("ttft_ms", "tokens_per_second", "prompt_tokens_per_second", "load_ms",
+                   "total_ms", "output_tokens", "wall_ms")
+)  # fmt: skip
 PROMPT_PREVIEW = 160
 
 

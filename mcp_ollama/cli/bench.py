@@ -12,10 +12,11 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from mcp_ollama.cli.terminal import ProgressBar, terminal
 from mcp_ollama.errors import InvalidInputError, MCPOllamaError
 from mcp_ollama.settings import Settings
 
@@ -26,34 +27,7 @@ if TYPE_CHECKING:
 # The service and benchmark modules are imported inside the commands that use them: every
 # `mcp-ollama` start builds this parser, and `serve` (an IDE spawns it often) never needs them.
 
-__all__ = ["ProgressBar", "format_table", "register"]
-
-BAR_WIDTH = 24
-
-
-class ProgressBar:
-    """`[#####-----] 3/12 message`: redrawn in place on a terminal, one line each otherwise."""
-
-    def __init__(self, stream: TextIO, *, width: int = BAR_WIDTH) -> None:
-        self.stream = stream
-        self.width = width
-        self.tty = stream.isatty()
-
-    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
-        """Draw one update (a core `ProgressCallback`)."""
-        done = int(progress)
-        planned = int(total) if total else done
-        filled = round(self.width * done / planned) if planned else self.width
-        line = f"[{'#' * filled}{'-' * (self.width - filled)}] {done}/{planned}"
-        if message:
-            line += f" {message}"
-        if self.tty:
-            self.stream.write(f"\r\x1b[2K{line}")
-            if done >= planned:
-                self.stream.write("\n")
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+__all__ = ["format_table", "register"]
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -78,34 +52,26 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def benchmark_table(result: BenchmarkResult) -> str:
-    """A benchmark's aggregates: one row per metric."""
-    from mcp_ollama.bench.metrics import METRIC_LABELS, METRICS
+    """A benchmark's aggregates: one row per metric, labelled as `compare` labels its columns."""
+    from mcp_ollama.bench.metrics import METRIC_COLUMNS
     from mcp_ollama.bench.report_markdown import number
 
     rows = []
-    for metric in METRICS:
+    for metric, label in METRIC_COLUMNS.items():
         stats = result.summary.get(metric)
         if stats is not None:
             values = (stats.mean, stats.median, stats.p95, stats.min, stats.max)
-            rows.append([METRIC_LABELS[metric], *(number(v) for v in values)])
+            rows.append([label, *(number(v) for v in values)])
     return format_table(["metric", "mean", "median", "p95", "min", "max"], rows)
 
 
 _COMPARE_COLUMNS = ("tokens_per_second", "prompt_tokens_per_second", "ttft_ms", "load_ms",
                     "total_ms", "output_tokens")  # fmt: skip
-_SHORT = {
-    "tokens_per_second": "gen tok/s",
-    "prompt_tokens_per_second": "prompt tok/s",
-    "ttft_ms": "TTFT ms",
-    "load_ms": "load ms",
-    "total_ms": "total ms",
-    "output_tokens": "out tokens",
-}
 
 
 def comparison_table(result: ComparisonResult) -> str:
-    """A comparison: one row per model (medians), then the winner of each metric."""
-    from mcp_ollama.bench.metrics import METRIC_LABELS, METRICS, metric_value
+    """A comparison: one row per model (medians), then each metric's models, best first."""
+    from mcp_ollama.bench.metrics import METRIC_COLUMNS, metric_value
     from mcp_ollama.bench.report_markdown import number
 
     rows = [
@@ -113,11 +79,11 @@ def comparison_table(result: ComparisonResult) -> str:
         + [number(metric_value(o.summary, m)) for m in _COMPARE_COLUMNS]
         for o in result.models
     ]
-    table = format_table(["model", "status", *(_SHORT[m] for m in _COMPARE_COLUMNS)], rows)
+    table = format_table(["model", "status", *(METRIC_COLUMNS[m] for m in _COMPARE_COLUMNS)], rows)
     lines = [table, ""]
     for metric, entries in result.rankings.items():
-        order = " > ".join(e.model for e in entries)
-        lines.append(f"{METRIC_LABELS[metric]} ({METRICS[metric]} is better): {order}")
+        order = ", ".join(f"{e.model} ({number(e.value)})" for e in entries)
+        lines.append(f"{METRIC_COLUMNS[metric]}, best first: {order}")
     lines += [f"{o.model} failed: {o.error_for_person}" for o in result.models if not o.ok]
     return "\n".join(lines)
 
@@ -161,39 +127,44 @@ def register(commands: Any) -> None:
     compare.set_defaults(handler=_handler(_compare))
 
 
-Command = Callable[["OllamaService", argparse.Namespace], Any]
+Command = Callable[["OllamaService", argparse.Namespace, ProgressBar], Any]
 
 
 def _handler(command: Command) -> Callable[[argparse.Namespace, Settings], int]:
     def handle(args: argparse.Namespace, settings: Settings) -> int:
+        bar = ProgressBar(terminal())
         try:
-            code: int = anyio.run(_run, command, args, settings)
+            code: int = anyio.run(_run, command, args, settings, bar)
         except MCPOllamaError as exc:
-            sys.stderr.write(f"mcp-ollama {args.command}: {exc.for_person()}\n")
+            bar.terminal.write(f"mcp-ollama {args.command}: {exc.for_person()}\n")
             return 1
         except KeyboardInterrupt:
-            sys.stderr.write(f"mcp-ollama {args.command}: interrupted; nothing was saved\n")
+            bar.terminal.write(f"mcp-ollama {args.command}: interrupted; nothing was saved\n")
             return 130
+        finally:
+            bar.finish()
         return code
 
     return handle
 
 
-async def _run(command: Command, args: argparse.Namespace, settings: Settings) -> int:
+async def _run(
+    command: Command, args: argparse.Namespace, settings: Settings, bar: ProgressBar
+) -> int:
     from mcp_ollama.service import OllamaService
 
     service = OllamaService(settings)
     try:
         if service.fleet.single:  # with several hosts, a run goes to one that answers
             await service.fleet.primary.daemon.ensure_running()
-        code: int = await command(service, args)
+        code: int = await command(service, args, bar)
     finally:
         await service.aclose()
         await service.fleet.stop()
     return code
 
 
-def _common(args: argparse.Namespace) -> dict[str, Any]:
+def _common(args: argparse.Namespace, bar: ProgressBar) -> dict[str, Any]:
     options = dict(args.options or [])
     return {
         "prompts": args.prompts,
@@ -203,12 +174,13 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
         "options": options or None,
         "max_tokens": args.max_tokens,
         "save_report": args.save,
-        "on_progress": ProgressBar(sys.stderr),
+        "on_progress": bar,
     }
 
 
-async def _bench(service: OllamaService, args: argparse.Namespace) -> int:
-    result = await service.bench.benchmark(args.model, **_common(args))
+async def _bench(service: OllamaService, args: argparse.Namespace, bar: ProgressBar) -> int:
+    result = await service.bench.benchmark(args.model, **_common(args, bar))
+    bar.finish()
     out = sys.stdout
     out.write(f"Benchmark of {result.model}: {len(result.prompts)} prompt(s) x {result.runs} ")
     out.write(f"run(s) after {result.warmup} warmup\n\n{benchmark_table(result)}\n")
@@ -217,10 +189,11 @@ async def _bench(service: OllamaService, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _compare(service: OllamaService, args: argparse.Namespace) -> int:
+async def _compare(service: OllamaService, args: argparse.Namespace, bar: ProgressBar) -> int:
     if len(args.models) < 2:
         raise InvalidInputError("compare needs at least two models; use `bench` for one")
-    result = await service.bench.compare(args.models, **_common(args))
+    result = await service.bench.compare(args.models, **_common(args, bar))
+    bar.finish()
     out = sys.stdout
     out.write(f"Comparison: {len(result.prompts)} prompt(s) x {result.runs} run(s) per model ")
     out.write(f"after {result.warmup} warmup (medians)\n\n{comparison_table(result)}\n")

@@ -64,6 +64,9 @@ def _add_global_flags(parser: argparse.ArgumentParser, *, after_command: bool = 
     add("--ollama-host", dest="host", help="where Ollama listens (any OLLAMA_HOST form)")
     add("--data-dir", help="where reports, cache and logs are kept")
     add("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
+    add("-v", "--verbose", action="count",
+        help="log more to stderr: -v for INFO, -vv for DEBUG (doctor, bench and compare log "
+        "only warnings by default)")  # fmt: skip
     add("--no-auto-start", dest="auto_start", action="store_const", const=False,
         help="never start `ollama serve`")  # fmt: skip
 
@@ -118,12 +121,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems = describe_settings_error(exc, flags)
         sys.stderr.write(f"mcp-ollama: invalid configuration:\n{problems}\n")
         return 2
-    configure_logging(settings.log_level, json=settings.log_json)
     handler = getattr(args, "handler", None)
-    if handler is not None:
-        exit_code: int = handler(args, settings)
-        return exit_code
-    return _serve(settings)
+    level = _log_level(args, settings, for_person=handler is not None)
+    if handler is None:
+        configure_logging(level, json=settings.log_json)
+        return _serve(settings)
+    from mcp_ollama.cli.terminal import terminal
+
+    # A person reads the output: logs share stderr with the progress bar, never its line.
+    configure_logging(level, json=settings.log_json, stream=terminal())
+    exit_code: int = handler(args, settings)
+    return exit_code
+
+
+def _log_level(args: argparse.Namespace, settings: Settings, *, for_person: bool) -> str:
+    """`--log-level`, else `-v` (INFO) or `-vv` (DEBUG), else the server's configured level;
+    a command a person runs logs only warnings unless asked, so logs do not bury its output."""
+    verbose = getattr(args, "verbose", None) or 0
+    if getattr(args, "log_level", None) is not None:
+        return settings.log_level
+    if verbose:
+        return "DEBUG" if verbose > 1 else "INFO"
+    return "WARNING" if for_person else settings.log_level
 
 
 def _serve(settings: Settings) -> int:
