@@ -24,6 +24,7 @@ MCPOllamaError                      base of everything we raise on purpose
 ├── InvalidInputError               an argument is out of range or not allowed
 │   ├── InvalidModelNameError       a model name that Ollama would refuse
 │   └── InvalidOptionError          an unknown or out-of-range generation option
+├── DeclinedError                   the user said no to a confirmation: nothing changed
 ├── PresetNotFoundError             no preset with that name
 ├── ReportNotFoundError             no saved report with that id
 ├── SessionNotFoundError            no conversation session with that id
@@ -38,6 +39,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "CallTimeoutError",
+    "DeclinedError",
     "GenerationInterruptedError",
     "InvalidInputError",
     "InvalidModelNameError",
@@ -269,6 +271,10 @@ class InvalidModelNameError(InvalidInputError):
 
 class InvalidOptionError(InvalidInputError):
     """An unknown or out-of-range generation option."""
+
+
+class DeclinedError(MCPOllamaError):
+    """The user was asked to confirm an operation and did not: nothing was changed."""
 
 
 class PresetNotFoundError(MCPOllamaError, LookupError):

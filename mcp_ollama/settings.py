@@ -179,6 +179,11 @@ class Settings(BaseSettings):
     allow_destructive: bool = Field(
         default=False, description="Enable delete_model and copying over an existing model"
     )
+    confirm_pull_bytes: int = Field(
+        default=10_000_000_000,
+        ge=0,
+        description="Ask the user (when the client can) before a pull downloads more bytes",
+    )
     default_model: str | None = Field(default=None, description="Model used when none is given")
     cache_ttl: float = Field(default=30.0, ge=0, description="Seconds the model list is cached")
 

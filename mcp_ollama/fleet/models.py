@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import structlog
 
-from mcp_ollama.errors import InvalidInputError, OllamaError
+from mcp_ollama.errors import InvalidInputError, ModelNotOnHostError, OllamaError
 from mcp_ollama.events import ChangeFeed
 from mcp_ollama.fleet.host import Host
 from mcp_ollama.fleet.listing import merge_model_lists, merge_running
-from mcp_ollama.fleet.pulls import check_pull_allowed, each_host, pull_many, pull_on
+from mcp_ollama.fleet.pulls import (
+    check_pull_allowed,
+    download_size,
+    each_host,
+    pull_many,
+    pull_on,
+)
 from mcp_ollama.fleet.registry import Fleet
 from mcp_ollama.fleet.routing import least_loaded
 from mcp_ollama.hosts import ALL_HOSTS
@@ -165,16 +171,73 @@ class ModelService:
         self.changed("model pulled", model, size=human_bytes(result.total_bytes))
         return result
 
-    async def delete(self, model: str, *, host: str | None = None) -> OperationResult:
+    async def download_size(
+        self, model: str, *, host: str | None = None, insecure: bool = False
+    ) -> int | None:
+        """Bytes a pull of `model` would still download (on `host`, else where a pull would
+        go), learned from the start of a pull that is then stopped; None when no size came.
+
+        Raises:
+            InvalidInputError: a bad name, one outside the pull allowlist, or an unknown host.
+            OllamaResponseError: the registry does not have it.
+        """
+        model = validate_model_name(model)
+        check_pull_allowed(self.settings, model)
+        if self.fleet.single or host is None or host.strip().lower() == ALL_HOSTS:
+            target = least_loaded(self.fleet.available() or list(self.fleet.hosts))
+        else:
+            target = self.fleet.host(host)
+        return await self.fleet.on_host(
+            target, None, lambda: download_size(target, model, insecure)
+        )
+
+    async def installed_size(self, name: str, *, host: str | None = None) -> int | None:
+        """The size of the installed model `name` (in any spelling the daemon resolves to it)
+        on the host a change to it applies to, or None when no host has it.
+
+        Raises:
+            InvalidInputError: a bad name, or several hosts have it and `host` does not say which.
+        """
+        name = validate_model_name(name)
+        try:
+            target = await self._one_host(name, host, "change")
+        except ModelNotOnHostError:
+            return None
+        return await self._size_on(target, name)
+
+    async def replaced_size(
+        self, source: str, destination: str, *, host: str | None = None
+    ) -> int | None:
+        """The size of the model a copy of `source` to `destination` would replace (on the
+        host the copy goes to), or None when it replaces nothing.
+
+        Raises:
+            InvalidInputError: a bad name, or the copy's host is ambiguous.
+            ModelNotFoundError: no host has `source`.
+        """
+        source = validate_model_name(source)
+        target = await self._one_host(source, host, "copy")
+        return await self._size_on(target, validate_model_name(destination))
+
+    async def _size_on(self, target: Host, name: str) -> int | None:
+        wanted = canonical_name(name)
+        installed = await self.fleet.on_host(
+            target, None, lambda: target.resilience.call(target.client.list_models)
+        )
+        return next((m.size for m in installed if canonical_name(m.name) == wanted), None)
+
+    async def delete(
+        self, model: str, *, host: str | None = None, confirmed: bool = False
+    ) -> OperationResult:
         """Delete a model (from `host`; with several hosts, it must be clear which); refused
-        unless destructive operations are enabled.
+        unless the user `confirmed` it or destructive operations are enabled.
 
         Raises:
             InvalidInputError: destructive operations are disabled, or the host is ambiguous.
             ModelNotFoundError: the model is not installed.
         """
         model = validate_model_name(model)
-        if not self.settings.allow_destructive:
+        if not confirmed and not self.settings.allow_destructive:
             raise InvalidInputError(
                 "delete_model is disabled: it is destructive. Ask the user to enable it with "
                 "MCP_OLLAMA_ALLOW_DESTRUCTIVE=true (or allow_destructive = true in the config)."
@@ -187,20 +250,22 @@ class ModelService:
         return OperationResult(message=f"deleted '{model}'{self._on(target)}")
 
     async def copy(
-        self, source: str, destination: str, *, host: str | None = None
+        self, source: str, destination: str, *, host: str | None = None, confirmed: bool = False
     ) -> OperationResult:
         """Copy a model under a new name (on `host`; with several hosts, it must be clear
-        which); overwriting an existing name is destructive.
+        which); overwriting an existing name is destructive, so it needs the user's
+        confirmation or destructive operations enabled.
 
         Raises:
-            InvalidInputError: the destination exists and destructive operations are disabled,
-                or the host is ambiguous.
+            InvalidInputError: the destination exists and neither allows replacing it, or the
+                host is ambiguous.
             ModelNotFoundError: the source is not installed.
         """
         source = validate_model_name(source)
         destination = validate_model_name(destination)
         target = await self._one_host(source, host, "copy")
-        await self.refuse_overwrite(destination, action="copying", host=target)
+        if not confirmed:
+            await self.refuse_overwrite(destination, action="copying", host=target)
         await self.fleet.on_host(
             target,
             None,

@@ -19,7 +19,7 @@ from mcp_ollama.progress import ProgressCallback, ProgressThrottle
 from mcp_ollama.results import PullResult
 from mcp_ollama.settings import Settings
 
-__all__ = ["check_pull_allowed", "each_host", "pull_many", "pull_on"]
+__all__ = ["check_pull_allowed", "download_size", "each_host", "pull_many", "pull_on"]
 
 R = TypeVar("R")
 
@@ -139,18 +139,49 @@ async def _pull(
                     force=status == "success",
                 )
     except OllamaResponseError as exc:
-        if "file does not exist" in exc.error:
-            raise OllamaResponseError(
-                f"model '{model}' does not exist in the Ollama registry ({exc.error}); check "
-                "the name at https://ollama.com/library",
-                exc.status_code,
-            ) from exc
-        raise
+        if (explained := _not_in_registry(model, exc)) is None:
+            raise
+        raise explained from exc
     return PullResult(
         model=model,
         status=status,
         total_bytes=sum(totals.values()),
         completed_bytes=sum(done.values()),
+    )
+
+
+async def download_size(host: Host, model: str, insecure: bool) -> int | None:
+    """Bytes a pull of `model` on `host` would still download: the first layer the daemon
+    announces (the weights), learned from the start of a pull that is then stopped (the daemon
+    keeps what it fetched, so the real pull resumes). None when no size came (up to date).
+
+    Raises:
+        OllamaResponseError: the registry does not have it.
+    """
+
+    async def probe() -> int | None:
+        try:
+            async with aclosing(host.client.pull(model, insecure=insecure)) as lines:
+                async for line in lines:
+                    if line.total:
+                        return max(0, line.total - (line.completed or 0))
+        except OllamaResponseError as exc:
+            if (explained := _not_in_registry(model, exc)) is None:
+                raise
+            raise explained from exc
+        return None
+
+    return await host.resilience.call(probe)
+
+
+def _not_in_registry(model: str, exc: OllamaResponseError) -> OllamaResponseError | None:
+    """The registry's "file does not exist" in words an agent acts on (None for other errors)."""
+    if "file does not exist" not in exc.error:
+        return None
+    return OllamaResponseError(
+        f"model '{model}' does not exist in the Ollama registry ({exc.error}); check the name "
+        "at https://ollama.com/library",
+        exc.status_code,
     )
 
 

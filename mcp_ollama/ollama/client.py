@@ -12,7 +12,7 @@ import random
 import socket
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterable, Iterator
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -217,8 +217,10 @@ class OllamaClient:
         self, request: GenerateRequest
     ) -> AsyncGenerator[GenerateChunk, None]:
         """`POST /api/generate`, one chunk per token; close it (aclosing) to stop the daemon."""
-        async for line in self._stream("/api/generate", request.body(stream=True), request.model):
-            yield _parse(GenerateChunk, line)
+        stream = self._stream("/api/generate", request.body(stream=True), request.model)
+        async with aclosing(stream) as lines:
+            async for line in lines:
+                yield _parse(GenerateChunk, line)
 
     async def chat(self, request: ChatRequest) -> ChatChunk:
         """`POST /api/chat` without streaming."""
@@ -227,8 +229,10 @@ class OllamaClient:
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         """`POST /api/chat`, one chunk per token."""
-        async for line in self._stream("/api/chat", request.body(stream=True), request.model):
-            yield _parse(ChatChunk, line)
+        stream = self._stream("/api/chat", request.body(stream=True), request.model)
+        async with aclosing(stream) as lines:
+            async for line in lines:
+                yield _parse(ChatChunk, line)
 
     async def embed(self, request: EmbedRequest) -> EmbedResponse:
         """`POST /api/embed`: L2-normalised embeddings of one or many texts."""
@@ -246,8 +250,9 @@ class OllamaClient:
     ) -> AsyncGenerator[PullProgress, None]:
         """`POST /api/pull`, one progress line at a time; the stream ends with `success`."""
         body = {"model": model, "insecure": insecure, "stream": True}
-        async for line in self._stream("/api/pull", body, None):
-            yield _parse(PullProgress, line)
+        async with aclosing(self._stream("/api/pull", body, None)) as lines:
+            async for line in lines:
+                yield _parse(PullProgress, line)
 
     async def delete(self, model: str) -> None:
         """`DELETE /api/delete`.

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
+from mcp.server.elicitation import ElicitationResult
+from mcp.server.mcpserver import Context, Resolve
 from pydantic import Field
 
 from mcp_ollama.generation.runner import call_deadline
@@ -18,6 +19,14 @@ from mcp_ollama.server._common import (
     progress_callback,
     service_of,
     tool_errors,
+)
+from mcp_ollama.server.confirmations import (
+    Consent,
+    ask_before_delete,
+    ask_before_overwrite,
+    ask_before_pull,
+    decision,
+    refuse,
 )
 
 __all__ = ["register_model_tools"]
@@ -67,6 +76,7 @@ def register_model_tools(mcp: MCPServer[Any]) -> None:
     async def pull_model(
         model: Model,
         ctx: Context[Any, Any],
+        consent: Annotated[ElicitationResult[Consent], Resolve(ask_before_pull)],
         insecure: Annotated[
             bool, Field(description="Allow an insecure (http) registry connection")
         ] = False,
@@ -74,6 +84,7 @@ def register_model_tools(mcp: MCPServer[Any]) -> None:
     ) -> PullResult:
         """Download a model from the Ollama registry, streaming byte progress."""
         with tool_errors(), call_deadline(timeout, f"pulling '{model}'", PULL_RETRY):
+            refuse(decision(consent), f"downloading '{model}'")
             return await service_of(ctx).models.pull(
                 model, insecure=insecure, on_progress=progress_callback(ctx)
             )
@@ -85,19 +96,27 @@ def register_model_tools(mcp: MCPServer[Any]) -> None:
             str, Field(min_length=1, max_length=256, description="New name for the copy")
         ],
         ctx: Context[Any, Any],
+        consent: Annotated[ElicitationResult[Consent], Resolve(ask_before_overwrite)],
         timeout: Timeout = None,
     ) -> OperationResult:
-        """Copy a model under a new name (overwriting needs destructive operations enabled)."""
+        """Copy a model under a new name (replacing an installed one needs the user's consent)."""
         with tool_errors(), call_deadline(timeout, "copy_model", RETRY):
-            return await service_of(ctx).models.copy(source, destination)
+            step = decision(consent)
+            refuse(step, f"replacing '{destination}' with a copy of '{source}'")
+            return await service_of(ctx).models.copy(source, destination, confirmed=step == "go")
 
     @mcp.tool(annotations=LOCAL_DESTRUCTIVE)
     async def delete_model(
-        model: Model, ctx: Context[Any, Any], timeout: Timeout = None
+        model: Model,
+        ctx: Context[Any, Any],
+        consent: Annotated[ElicitationResult[Consent], Resolve(ask_before_delete)],
+        timeout: Timeout = None,
     ) -> OperationResult:
-        """Delete an installed model. Disabled unless MCP_OLLAMA_ALLOW_DESTRUCTIVE=true."""
+        """Delete an installed model (the user is asked to confirm)."""
         with tool_errors(), call_deadline(timeout, "delete_model", RETRY):
-            return await service_of(ctx).models.delete(model)
+            step = decision(consent)
+            refuse(step, f"deleting '{model}'")
+            return await service_of(ctx).models.delete(model, confirmed=step == "go")
 
     @mcp.tool(annotations=LOCAL_WRITE)
     async def unload_model(
