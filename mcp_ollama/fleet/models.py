@@ -1,12 +1,20 @@
 """`ModelService`: what is installed and the operations that change it (list, show, running,
-pull, delete, copy, unload), each with auto-start, retries and the CLI fallback where it helps,
-on one host or across the fleet."""
+pull, create, delete, copy, unload), each with auto-start, retries and the CLI fallback where it
+helps, on one host or across the fleet."""
 
 from __future__ import annotations
 
+from contextlib import aclosing
+from typing import Any
+
 import structlog
 
-from mcp_ollama.errors import InvalidInputError, ModelNotOnHostError, OllamaError
+from mcp_ollama.errors import (
+    InvalidInputError,
+    ModelNotFoundError,
+    ModelNotOnHostError,
+    OllamaError,
+)
 from mcp_ollama.events import ChangeFeed
 from mcp_ollama.fleet.host import Host
 from mcp_ollama.fleet.listing import merge_model_lists, merge_running
@@ -20,7 +28,12 @@ from mcp_ollama.fleet.pulls import (
 from mcp_ollama.fleet.registry import Fleet
 from mcp_ollama.fleet.routing import least_loaded
 from mcp_ollama.hosts import ALL_HOSTS
-from mcp_ollama.ollama.names import canonical_name, validate_model_name
+from mcp_ollama.ollama.names import (
+    canonical_name,
+    same_model,
+    tagged_variants,
+    validate_model_name,
+)
 from mcp_ollama.ollama.types import RunningModel
 from mcp_ollama.progress import ProgressCallback
 from mcp_ollama.results import (
@@ -273,6 +286,59 @@ class ModelService:
         )
         self.changed("model copied", destination, target, source=source)
         return OperationResult(message=f"copied '{source}' to '{destination}'{self._on(target)}")
+
+    async def create(
+        self,
+        model: str,
+        source: str,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        host: str | None = None,
+    ) -> OperationResult:
+        """Create `model` from the installed `source` with its own system prompt, prompt
+        template and default parameters (what a Modelfile's SYSTEM, TEMPLATE and PARAMETER set);
+        replacing an existing name is destructive. `parameters` must be valid Ollama options.
+
+        Raises:
+            InvalidInputError: a bad name, an oversized text, the name exists and destructive
+                operations are disabled, or the host is ambiguous.
+            ModelNotFoundError: `source` is not installed (Ollama would pull it instead).
+        """
+        model = validate_model_name(model)
+        source = validate_model_name(source)
+        size = len(system or "") + len(template or "")
+        if size > self.settings.max_prompt_chars:
+            raise InvalidInputError(
+                f"system and template are {size:,} characters, over the limit of "
+                f"{self.settings.max_prompt_chars:,} (MCP_OLLAMA_MAX_PROMPT_CHARS)"
+            )
+        target = await self._one_host(source, host, "create from")
+        installed = [m.name for m in await target.resilience.call(target.client.list_models)]
+        if not any(same_model(source, name) for name in installed):
+            raise ModelNotFoundError(source, installed=tagged_variants(source, installed))
+        await self.refuse_overwrite(model, action="creating", host=target)
+
+        async def create() -> None:
+            lines = target.client.create(
+                model, source, system=system, template=template, parameters=parameters
+            )
+            async with aclosing(lines) as statuses:
+                async for _ in statuses:
+                    pass  # a status per layer; the stream ends with `success` or an error line
+
+        await self.fleet.on_host(target, None, lambda: target.resilience.call(create))
+        self.changed("model created", model, target, source=source)
+        parts = [
+            ("a system prompt", system is not None),
+            ("a template", template is not None),
+            (f"{len(parameters or {})} parameter(s)", bool(parameters)),
+        ]
+        own = ", ".join(text for text, given in parts if given) or "nothing changed"
+        return OperationResult(
+            message=f"created '{model}' from '{source}' ({own}){self._on(target)}"
+        )
 
     def changed(self, event: str, model: str, host: Host | None = None, **facts: str) -> None:
         """After an operation changed what is installed on `host` (None: on any host): log it,

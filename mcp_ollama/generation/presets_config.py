@@ -2,15 +2,13 @@
 
 The exchange format is the config file's own: TOML with `[presets.NAME]` and `[models."NAME"]`
 tables (JSON with the same shape is accepted too), so an export can be pasted into `config.toml`
-as it is. An import is applied to the running server all or nothing; it lasts until the server
-restarts, because mcp-ollama never rewrites the user's config file (that would drop its comments).
+as it is. An import is applied to the running server all or nothing; with `persist` it is also
+written to the config file, keeping the user's comments (`config_file.py`).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
 import tomllib
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -38,7 +36,6 @@ MAX_CONFIG_CHARS = 256_000
 # and would exhaust the recursion of the parsers and validators after it.
 MAX_CONFIG_DEPTH = 16
 TABLES = ("presets", "models")
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 class ConfigCheck(BaseModel):
@@ -163,7 +160,7 @@ def export_data(book: PresetBook) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def to_toml(data: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
-    """Config-file TOML for `{"presets": {...}, "models": {...}}` (scalars and string lists).
+    """Config-file TOML for `{"presets": {...}, "models": {...}}`.
 
     >>> print(to_toml({'presets': {'terse': {'temperature': 0.2, 'stop': ['\\n']}},
     ...                'models': {'llama3.2:1b': {'num_ctx': 8192}}}), end='')
@@ -171,40 +168,24 @@ def to_toml(data: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
     <BLANKLINE>
     [presets.terse]
     temperature = 0.2
-    stop = ["\\n"]
+    stop = [
+        "\\n",
+    ]
     <BLANKLINE>
     [models."llama3.2:1b"]
     num_ctx = 8192
+
+    Raises:
+        InvalidInputError: a value TOML cannot hold.
     """
-    lines = ["# mcp-ollama configuration: user presets and per-model default options."]
-    for table in TABLES:
-        for name, values in data.get(table, {}).items():
-            lines += ["", f"[{table}.{_key(name)}]"]
-            lines += [f"{_key(key)} = {_value(value)}" for key, value in values.items()]
-    return "\n".join(lines) + "\n"
+    import tomli_w
 
-
-def _key(name: str) -> str:
-    return name if _BARE_KEY.fullmatch(name) else json.dumps(name)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        # JSON string escapes are valid TOML basic-string escapes; ASCII-only keeps DEL escaped.
-        return json.dumps(value, ensure_ascii=True)
-    if isinstance(value, list):
-        return "[" + ", ".join(_value(item) for item in value) + "]"
-    raise InvalidInputError(f"cannot write {type(value).__name__} values to the config file")
+    tables = {table: dict(data[table]) for table in TABLES if data.get(table)}
+    try:
+        body = tomli_w.dumps(tables)
+    except TypeError as exc:
+        raise InvalidInputError(f"cannot write this configuration as TOML: {exc}") from exc
+    return "# mcp-ollama configuration: user presets and per-model default options.\n\n" + body
 
 
 def _table_problems(where: str, raw: Any, validate: Any) -> list[str]:

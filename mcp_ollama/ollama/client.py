@@ -254,6 +254,24 @@ class OllamaClient:
             async for line in lines:
                 yield _parse(PullProgress, line)
 
+    async def create(
+        self,
+        model: str,
+        source: str,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> AsyncGenerator[PullProgress, None]:
+        """`POST /api/create`: `model` derived from the installed `source` (the Modelfile's
+        FROM, SYSTEM, TEMPLATE and PARAMETER), one status line at a time, ending with `success`.
+        """
+        body: dict[str, Any] = {"model": model, "from": source, "stream": True}
+        extras = {"system": system, "template": template, "parameters": parameters or None}
+        body |= {key: value for key, value in extras.items() if value is not None}
+        async for line in self._stream("/api/create", body, None):
+            yield _parse(PullProgress, line)
+
     async def delete(self, model: str) -> None:
         """`DELETE /api/delete`.
 

@@ -1,0 +1,69 @@
+"""create_model in the core: a model derived from an installed one with its own system prompt,
+template and parameters, through /api/create; refused before the daemon when the source is not
+installed (Ollama would pull it) or the name is taken (unless destructive operations are on)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mcp_ollama.errors import InvalidInputError, ModelNotFoundError
+from mcp_ollama.events import Change
+from mcp_ollama.service import OllamaService
+from tests.fake_ollama import FakeOllama
+
+pytestmark = pytest.mark.anyio
+
+TEMPLATE = "{{ .System }}\n\nReview:\n{{ .Prompt }}"
+
+
+async def test_a_created_model_carries_its_system_prompt_template_and_parameters(
+    service: OllamaService, fake: FakeOllama
+) -> None:
+    seen: list[Change] = []
+    service.changes.subscribe(seen.append)
+    await service.models.list_models()  # cached, so the new model must invalidate it
+
+    result = await service.models.create(
+        "reviewer",
+        "llama3.2:1b",
+        system="You review Python code tersely.",
+        template=TEMPLATE,
+        parameters={"temperature": 0.1, "num_ctx": 8192, "stop": ["</review>"]},
+    )
+
+    assert result.message == (
+        "created 'reviewer' from 'llama3.2:1b' (a system prompt, a template, 3 parameter(s))"
+    )
+    [request] = fake.requests_to("/api/create")
+    assert request.body["from"] == "llama3.2:1b"
+    created = fake.get_model("reviewer:latest")
+    assert created is not None
+    assert created.system == "You review Python code tersely."
+    assert created.template == TEMPLATE
+    assert ("num_ctx", 8192) in created.parameters
+    assert ("stop", "</review>") in created.parameters
+    names = [m.name for m in (await service.models.list_models()).models]
+    assert "reviewer:latest" in names
+    assert seen == [Change("models", ("reviewer",))]
+    answer = await service.generation.generate("reviewer", "def f(): pass")
+    assert answer.text
+
+
+async def test_a_missing_source_is_refused_before_ollama_would_pull_it(
+    service: OllamaService, fake: FakeOllama
+) -> None:
+    with pytest.raises(ModelNotFoundError) as excinfo:
+        await service.models.create("reviewer", "llama3.2", system="x")
+
+    assert excinfo.value.installed == ["llama3.2:1b"]
+    assert fake.requests_to("/api/create") == []
+    assert fake.requests_to("/api/pull") == []
+
+
+async def test_creating_over_an_installed_name_needs_destructive_operations(
+    service: OllamaService, fake: FakeOllama
+) -> None:
+    with pytest.raises(InvalidInputError, match=r"'QWEN3:0.6b'.*already exists"):
+        await service.models.create("QWEN3:0.6b", "llama3.2:1b", system="x")
+
+    assert fake.requests_to("/api/create") == []
