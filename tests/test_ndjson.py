@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcp_ollama.errors import MalformedResponseError, OllamaResponseError
-from mcp_ollama.ollama.client import iter_ndjson
+from mcp_ollama.ollama.ndjson import iter_ndjson
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),

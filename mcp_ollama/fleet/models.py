@@ -4,18 +4,17 @@ helps, on one host or across the fleet."""
 
 from __future__ import annotations
 
-from contextlib import aclosing
 from typing import Any
 
 import structlog
 
 from mcp_ollama.errors import (
     InvalidInputError,
-    ModelNotFoundError,
     ModelNotOnHostError,
     OllamaError,
 )
 from mcp_ollama.events import ChangeFeed
+from mcp_ollama.fleet.create import Recipe, create_model
 from mcp_ollama.fleet.host import Host
 from mcp_ollama.fleet.listing import merge_model_lists, merge_running
 from mcp_ollama.fleet.pulls import (
@@ -30,8 +29,6 @@ from mcp_ollama.fleet.routing import least_loaded
 from mcp_ollama.hosts import ALL_HOSTS
 from mcp_ollama.ollama.names import (
     canonical_name,
-    same_model,
-    tagged_variants,
     validate_model_name,
 )
 from mcp_ollama.ollama.types import RunningModel
@@ -213,7 +210,7 @@ class ModelService:
         """
         name = validate_model_name(name)
         try:
-            target = await self._one_host(name, host, "change")
+            target = await self.one_host(name, host, "change")
         except ModelNotOnHostError:
             return None
         return await self._size_on(target, name)
@@ -229,7 +226,7 @@ class ModelService:
             ModelNotFoundError: no host has `source`.
         """
         source = validate_model_name(source)
-        target = await self._one_host(source, host, "copy")
+        target = await self.one_host(source, host, "copy")
         return await self._size_on(target, validate_model_name(destination))
 
     async def _size_on(self, target: Host, name: str) -> int | None:
@@ -255,7 +252,7 @@ class ModelService:
                 "delete_model is disabled: it is destructive. Ask the user to enable it with "
                 "MCP_OLLAMA_ALLOW_DESTRUCTIVE=true (or allow_destructive = true in the config)."
             )
-        target = await self._one_host(model, host, "delete")
+        target = await self.one_host(model, host, "delete")
         await self.fleet.on_host(
             target, None, lambda: target.resilience.call(lambda: target.client.delete(model))
         )
@@ -276,7 +273,7 @@ class ModelService:
         """
         source = validate_model_name(source)
         destination = validate_model_name(destination)
-        target = await self._one_host(source, host, "copy")
+        target = await self.one_host(source, host, "copy")
         if not confirmed:
             await self.refuse_overwrite(destination, action="copying", host=target)
         await self.fleet.on_host(
@@ -297,48 +294,15 @@ class ModelService:
         parameters: dict[str, Any] | None = None,
         host: str | None = None,
     ) -> OperationResult:
-        """Create `model` from the installed `source` with its own system prompt, prompt
-        template and default parameters (what a Modelfile's SYSTEM, TEMPLATE and PARAMETER set);
-        replacing an existing name is destructive. `parameters` must be valid Ollama options.
+        """Create `model` from the installed `source` with its own system prompt, template and
+        default parameters (valid Ollama options); see `fleet.create`.
 
         Raises:
-            InvalidInputError: a bad name, an oversized text, the name exists and destructive
-                operations are disabled, or the host is ambiguous.
+            InvalidInputError: a bad name or text, a taken name, or an ambiguous host.
             ModelNotFoundError: `source` is not installed (Ollama would pull it instead).
         """
-        model = validate_model_name(model)
-        source = validate_model_name(source)
-        size = len(system or "") + len(template or "")
-        if size > self.settings.max_prompt_chars:
-            raise InvalidInputError(
-                f"system and template are {size:,} characters, over the limit of "
-                f"{self.settings.max_prompt_chars:,} (MCP_OLLAMA_MAX_PROMPT_CHARS)"
-            )
-        target = await self._one_host(source, host, "create from")
-        installed = [m.name for m in await target.resilience.call(target.client.list_models)]
-        if not any(same_model(source, name) for name in installed):
-            raise ModelNotFoundError(source, installed=tagged_variants(source, installed))
-        await self.refuse_overwrite(model, action="creating", host=target)
-
-        async def create() -> None:
-            lines = target.client.create(
-                model, source, system=system, template=template, parameters=parameters
-            )
-            async with aclosing(lines) as statuses:
-                async for _ in statuses:
-                    pass  # a status per layer; the stream ends with `success` or an error line
-
-        await self.fleet.on_host(target, None, lambda: target.resilience.call(create))
-        self.changed("model created", model, target, source=source)
-        parts = [
-            ("a system prompt", system is not None),
-            ("a template", template is not None),
-            (f"{len(parameters or {})} parameter(s)", bool(parameters)),
-        ]
-        own = ", ".join(text for text, given in parts if given) or "nothing changed"
-        return OperationResult(
-            message=f"created '{model}' from '{source}' ({own}){self._on(target)}"
-        )
+        recipe = Recipe(system=system, template=template, parameters=parameters or {})
+        return await create_model(self, model, source, recipe, host=host)
 
     def changed(self, event: str, model: str, host: Host | None = None, **facts: str) -> None:
         """After an operation changed what is installed on `host` (None: on any host): log it,
@@ -383,7 +347,7 @@ class ModelService:
         if self.fleet.single or host is not None:
             targets = [self.fleet.primary if host is None else self.fleet.host(host)]
         else:
-            targets = await self.fleet.where(model) or [await self._one_host(model, None, "")]
+            targets = await self.fleet.where(model) or [await self.one_host(model, None, "")]
 
         async def one(target: Host) -> None:
             await self.fleet.on_host(
@@ -397,7 +361,7 @@ class ModelService:
         where = "" if self.fleet.single else f" on {', '.join(t.name for t in targets)}"
         return OperationResult(message=f"unloaded '{model}' from memory{where}")
 
-    async def _one_host(self, model: str, host: str | None, verb: str) -> Host:
+    async def one_host(self, model: str, host: str | None, verb: str) -> Host:
         """The host an operation on `model` applies to: `host`, the only host, or the only host
         that has the model.
 

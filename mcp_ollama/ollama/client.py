@@ -11,7 +11,7 @@ import json
 import random
 import socket
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterable, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing, contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -32,6 +32,7 @@ from mcp_ollama.errors import (
     OllamaTimeoutError,
 )
 from mcp_ollama.hosts import HostConfig, is_loopback_url
+from mcp_ollama.ollama.ndjson import iter_ndjson
 from mcp_ollama.ollama.types import (
     ChatChunk,
     ChatRequest,
@@ -47,44 +48,11 @@ from mcp_ollama.ollama.types import (
 )
 from mcp_ollama.settings import Settings
 
-__all__ = ["OllamaClient", "iter_ndjson"]
+__all__ = ["OllamaClient"]
 
 M = TypeVar("M", bound=BaseModel)
 RETRY_STATUSES = frozenset({502, 503, 504})
 USER_AGENT = "mcp-ollama"
-
-
-async def iter_ndjson(chunks: AsyncIterable[bytes]) -> AsyncGenerator[dict[str, Any], None]:
-    """Decode NDJSON objects from byte chunks split anywhere, even inside a UTF-8 character.
-
-    Raises:
-        OllamaResponseError: a line is `{"error": ...}` (Ollama fails mid-stream with HTTP 200).
-        MalformedResponseError: a line is not a JSON object.
-    """
-    buffer = bytearray()
-    async for chunk in chunks:
-        buffer += chunk
-        start = 0
-        while (end := buffer.find(b"\n", start)) != -1:
-            line = bytes(buffer[start:end])
-            start = end + 1
-            if line.strip():
-                yield _decode_line(line)
-        del buffer[:start]
-    if buffer.strip():
-        yield _decode_line(bytes(buffer))
-
-
-def _decode_line(line: bytes) -> dict[str, Any]:
-    try:
-        obj = json.loads(line)
-    except ValueError as exc:
-        raise MalformedResponseError(f"a stream line is not JSON: {line[:80]!r}") from exc
-    if not isinstance(obj, dict):
-        raise MalformedResponseError(f"a stream line is not a JSON object: {line[:80]!r}")
-    if "error" in obj:
-        raise OllamaResponseError(str(obj["error"]), -1)
-    return obj
 
 
 def _parse(model: type[M], data: Any) -> M:
