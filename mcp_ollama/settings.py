@@ -350,7 +350,8 @@ class Settings(BaseSettings):
     def redacted(self) -> dict[str, Any]:
         """The effective settings as JSON-ready data, with every secret replaced by `***`."""
         data = self.model_dump(mode="json")
-        data["base_url"] = self.base_url
+        if not self.hosts:  # with hosts, OLLAMA_HOST is not used
+            data["base_url"] = self.base_url
         for key in ("api_key", "auth_token"):
             if data.get(key) is not None:
                 data[key] = REDACTED

@@ -132,6 +132,11 @@ class BenchmarkResult(BaseModel):
         default_factory=dict, description="Saved files: json, markdown, html"
     )
 
+    @property
+    def label(self) -> str:
+        """How reports name what ran: the model, or model@host."""
+        return f"{self.model}@{self.host}" if self.host else self.model
+
 
 class ModelOutcome(BaseModel):
     """One model's part of a comparison (model@host with several hosts); `ok` is false when it

@@ -43,7 +43,7 @@ def report_title(result: BenchmarkResult | ComparisonResult) -> str:
     """
     if isinstance(result, ComparisonResult):
         return "Model comparison: " + " vs ".join(o.model for o in result.models)
-    return f"Benchmark: {result.model}"
+    return f"Benchmark: {result.label}"
 
 
 def _page(title: str, data: str | None) -> str:

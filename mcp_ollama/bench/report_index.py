@@ -57,6 +57,7 @@ class _BenchmarkHead(BaseModel):
     """What a listing needs of a benchmark report (the file holds much more)."""
 
     model: str
+    host: str | None = None
     created_at: str = ""
 
 
@@ -143,7 +144,7 @@ def _summarize(root: Path, path: Path, kind: ReportKind) -> ReportSummary:
         if kind == "benchmark":
             head = _BenchmarkHead.model_validate(data)
             models, created_at = [head.model], head.created_at
-            title = f"Benchmark: {head.model}"
+            title = f"Benchmark: {head.model}" + (f"@{head.host}" if head.host else "")
         else:
             comparison = _ComparisonHead.model_validate(data)
             models, created_at = [m.model for m in comparison.models], comparison.created_at

@@ -113,7 +113,7 @@ def _response_block(response: PromptResponse) -> list[str]:
 
 def benchmark_markdown(result: BenchmarkResult) -> str:
     """A benchmark as Markdown: plan, summary table, every run, and the answers."""
-    lines = _header(f"Benchmark: {result.model}", result.report_id, result.created_at)
+    lines = _header(f"Benchmark: {result.label}", result.report_id, result.created_at)
     lines += _plan(result.prompts, result.runs, result.warmup, result.preset)
     lines += [f"- Options: `{json.dumps(result.options, sort_keys=True)}`", ""]
     lines += ["## Summary", "", *_summary_table(result.summary), ""]

@@ -119,10 +119,18 @@ def register(commands: Any) -> None:
     """Add the `bench` and `compare` commands to the CLI's subparsers."""
     bench = commands.add_parser("bench", help="benchmark one model and save a report")
     bench.add_argument("model", help="an installed model, e.g. llama3.2:1b")
+    bench.add_argument("--host", help="the host to run it on (with several hosts)")
     _add_common(bench, runs=3)
     bench.set_defaults(handler=_handler(_bench))
     compare = commands.add_parser("compare", help="compare models side by side, save a report")
     compare.add_argument("models", nargs="+", metavar="MODEL", help="two or more models")
+    compare.add_argument(
+        "--host",
+        action="append",
+        dest="hosts",
+        metavar="NAME",
+        help="run each model on this host (repeatable): one model on two hosts ranks the machines",
+    )
     _add_common(compare, runs=2)
     compare.set_defaults(handler=_handler(_compare))
 
@@ -179,10 +187,10 @@ def _common(args: argparse.Namespace, bar: ProgressBar) -> dict[str, Any]:
 
 
 async def _bench(service: OllamaService, args: argparse.Namespace, bar: ProgressBar) -> int:
-    result = await service.bench.benchmark(args.model, **_common(args, bar))
+    result = await service.bench.benchmark(args.model, host=args.host, **_common(args, bar))
     bar.finish()
     out = sys.stdout
-    out.write(f"Benchmark of {result.model}: {len(result.prompts)} prompt(s) x {result.runs} ")
+    out.write(f"Benchmark of {result.label}: {len(result.prompts)} prompt(s) x {result.runs} ")
     out.write(f"run(s) after {result.warmup} warmup\n\n{benchmark_table(result)}\n")
     if result.report_id:
         out.write(f"\nReport {result.report_id} saved:\n{_files(result.report_files)}\n")
@@ -190,9 +198,11 @@ async def _bench(service: OllamaService, args: argparse.Namespace, bar: Progress
 
 
 async def _compare(service: OllamaService, args: argparse.Namespace, bar: ProgressBar) -> int:
-    if len(args.models) < 2:
-        raise InvalidInputError("compare needs at least two models; use `bench` for one")
-    result = await service.bench.compare(args.models, **_common(args, bar))
+    if len(args.models) * len(args.hosts or [None]) < 2:
+        raise InvalidInputError(
+            "compare needs at least two models, or one model and two --host; use `bench` for one"
+        )
+    result = await service.bench.compare(args.models, hosts=args.hosts, **_common(args, bar))
     bar.finish()
     out = sys.stdout
     out.write(f"Comparison: {len(result.prompts)} prompt(s) x {result.runs} run(s) per model ")

@@ -45,7 +45,9 @@ async def check_fleet_health(
             warnings.append(f"{host.name}: {CLEAR_TEXT_SECRETS}")
         if host in answering:
             continue
-        advice = f"{host.name}: {unreachable_advice(settings, host.config, failure, binary)}"
+        where = f"the url of hosts.{host.name}"
+        advice = unreachable_advice(settings, host.config, failure, binary, setting=where)
+        advice = f"{host.name}: {advice}"
         if answering:
             warnings.append(f"{advice}; meanwhile calls go to the other hosts")
         else:

@@ -138,9 +138,15 @@ async def probe(client: OllamaClient) -> tuple[str | None, OllamaError | str | N
 
 
 def unreachable_advice(
-    settings: Settings, host: HostConfig, failure: OllamaError | str | None, binary: str | None
+    settings: Settings,
+    host: HostConfig,
+    failure: OllamaError | str | None,
+    binary: str | None,
+    *,
+    setting: str = "OLLAMA_HOST",
 ) -> str:
-    """What to do about a daemon that did not answer the probe."""
+    """What to do about a daemon that did not answer the probe (`setting` names where its
+    address is configured)."""
     if isinstance(failure, OllamaError) and not _nothing_answered(failure):
         return str(failure)  # a wrong address or a failing daemon: starting one would not help
     if not host.is_local:
@@ -148,13 +154,13 @@ def unreachable_advice(
     if binary is None:
         return (
             f"Ollama does not answer at {host.base_url} and is not installed: install it "
-            "from https://ollama.com/download, or set OLLAMA_HOST to a running Ollama"
+            f"from https://ollama.com/download, or set {setting} to a running Ollama"
         )
     what = failure.what if isinstance(failure, OllamaError) else failure
     start = "it starts on the first tool call" if settings.auto_start else "start it"
     return (
         f"Ollama does not answer at {host.base_url} ({what}); {start} "
-        f"(`{binary} serve`), or set OLLAMA_HOST to where it listens"
+        f"(`{binary} serve`), or set {setting} to where it listens"
     )
 
 
