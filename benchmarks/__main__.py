@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from benchmarks import figures, fleet, soak
+from benchmarks import economy, figures, fleet, soak
 from benchmarks.harness import Figure
 
 BENCHMARKS: dict[str, Callable[..., Any]] = {
@@ -36,6 +36,9 @@ BENCHMARKS: dict[str, Callable[..., Any]] = {
     "streaming": figures.streaming,
     "memory": figures.memory,
     "cache": figures.cache,
+    "tool_list": economy.tool_list_sizes,
+    "answers": economy.answer_sizes,
+    "model_list": economy.big_model_list,
     "soak": soak.soak,
     "routing": fleet.routing,
     "fleet": fleet.fleet_server,

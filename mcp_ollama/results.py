@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -24,6 +25,7 @@ __all__ = [
     "human_bytes",
     "ns_to_ms",
     "per_second",
+    "to_the_second",
 ]
 
 ServedBy = Literal["http", "cli"]
@@ -48,6 +50,15 @@ def per_second(count: int | None, duration_ns: int | None) -> float | None:
     if not count or not duration_ns:
         return None
     return round(count * NS_PER_SECOND / duration_ns, 3)
+
+
+def to_the_second(timestamp: str) -> str:
+    """An RFC 3339 timestamp without its fraction of a second (Ollama sends nanoseconds).
+
+    >>> to_the_second("2024-12-02T18:34:33.691097398-08:00"), to_the_second("")
+    ('2024-12-02T18:34:33-08:00', '')
+    """
+    return re.sub(r"(T\d\d:\d\d:\d\d)\.\d+", r"\1", timestamp)
 
 
 def human_bytes(size: int) -> str:
@@ -130,17 +141,15 @@ class ChatResult(BaseModel):
 
 
 class LocalModel(BaseModel):
-    """One installed model."""
+    """One installed model (kept lean: a list may hold hundreds)."""
 
     name: str
     digest: str = Field(description="First 12 hex characters of the digest")
     size_bytes: int
-    size: str = Field(description="Size in decimal units, as `ollama list` prints it")
-    modified_at: str = ""
+    modified_at: str = Field("", description="When it was pulled or created, to the second")
     family: str | None = None
     parameter_size: str | None = None
     quantization: str | None = None
-    format: str | None = None
     context_length: int | None = Field(None, description="Trained context window, in tokens")
     capabilities: list[str] = Field(default_factory=list)
     loaded: bool = Field(False, description="Whether the model is in memory now")

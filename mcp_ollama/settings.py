@@ -38,6 +38,7 @@ from mcp_ollama.hosts import (
     parse_host,
     parse_hosts,
 )
+from mcp_ollama.toolsets import DEFAULT, describe_choices, enabled_tools, unknown_names
 
 __all__ = [
     "CLEAR_TEXT_SECRETS",
@@ -184,7 +185,9 @@ class Settings(BaseSettings):
         ge=0,
         description="Ask the user (when the client can) before a pull downloads more bytes",
     )
-    default_model: str | None = Field(default=None, description="Model used when none is given")
+    default_model: str | None = Field(
+        default=None, description="Model a tool uses when its `model` argument is left out"
+    )
     cache_ttl: float = Field(default=30.0, ge=0, description="Seconds the model list is cached")
 
     # Storage
@@ -218,6 +221,13 @@ class Settings(BaseSettings):
     )
     skills_dir: Path | None = Field(
         default=None, description="Markdown skills (default data/skills)"
+    )
+
+    # The MCP surface
+    tools: CommaList = Field(
+        default_factory=lambda: list(DEFAULT),
+        description="Tools to list: tool and group names (core, models, generation, bench, "
+        "sessions, config, all); '-name' removes",
     )
 
     # Transports
@@ -284,10 +294,23 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("pull_allowlist", "allowed_hosts", "allowed_origins", mode="before")
+    @field_validator("pull_allowlist", "allowed_hosts", "allowed_origins", "tools", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(f"tools is empty: name tools or groups ({describe_choices()})")
+        unknown = unknown_names(value)
+        if unknown:
+            raise ValueError(
+                f"unknown tool or group {', '.join(map(repr, unknown))} in tools; valid names: "
+                f"{describe_choices()}"
+            )
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -361,6 +384,11 @@ class Settings(BaseSettings):
         }
         data["hosts"] = {name: host.redacted() for name, host in self.hosts.items()}
         return data
+
+    @property
+    def enabled_tools(self) -> tuple[str, ...]:
+        """The tool names the server lists, resolved from `tools` (see `mcp_ollama.toolsets`)."""
+        return enabled_tools(self.tools)
 
     @property
     def reports_dir(self) -> Path:

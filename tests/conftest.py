@@ -30,7 +30,11 @@ def anyio_backend() -> str:
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No OLLAMA_*/MCP_OLLAMA_*/proxy variable leaks in; data and an empty config file live in
-    tmp_path."""
+    tmp_path.
+
+    Every tool is enabled (`MCP_OLLAMA_TOOLS=all`): most tests exercise tools outside the
+    default toolset; the tests of toolsets set their own.
+    """
     for name in list(os.environ):
         upper = name.upper()
         if upper.startswith(("OLLAMA_", "MCP_OLLAMA_")) or upper in PROXY_VARS:
@@ -39,6 +43,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # An empty config file: one named by MCP_OLLAMA_CONFIG must exist.
     (tmp_path / "config.toml").touch()
     monkeypatch.setenv("MCP_OLLAMA_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("MCP_OLLAMA_TOOLS", "all")
 
 
 @pytest.fixture

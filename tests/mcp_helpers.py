@@ -15,7 +15,7 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.server import MCPServer
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, ToolAnnotations
 
 from mcp_ollama.server import AppState, build_server
 from mcp_ollama.settings import Settings
@@ -25,6 +25,7 @@ __all__ = [
     "ProgressLog",
     "SharedServer",
     "call_every_tool",
+    "effective_hints",
     "error_text",
     "free_port",
     "isolated_settings",
@@ -71,6 +72,21 @@ def error_text(result: CallToolResult) -> str:
     return block.text
 
 
+# What a client assumes for a hint the server leaves out (the MCP specification's defaults).
+SPEC_HINTS = {
+    "read_only_hint": False,
+    "destructive_hint": True,
+    "idempotent_hint": False,
+    "open_world_hint": True,
+}
+
+
+def effective_hints(annotations: ToolAnnotations | None) -> ToolAnnotations:
+    """A tool's hints as a client reads them: a left-out hint is the spec's default."""
+    given = annotations.model_dump(exclude_none=True) if annotations else {}
+    return ToolAnnotations(**{**SPEC_HINTS, **given})
+
+
 def free_port() -> int:
     """A loopback port nothing listens on (at the time of asking)."""
     with socket.socket() as sock:
@@ -83,6 +99,7 @@ def isolated_settings(directory: Path, **values: Any) -> Settings:
     """Settings built with no OLLAMA_*/MCP_OLLAMA_* variable or user config file in sight.
 
     For module-scoped fixtures, which are created before the autouse `clean_environ` runs.
+    Every tool is enabled, as `clean_environ` does.
     """
     with pytest.MonkeyPatch.context() as patch:
         for name in list(os.environ):
@@ -90,7 +107,7 @@ def isolated_settings(directory: Path, **values: Any) -> Settings:
                 patch.delenv(name)
         (directory / "config.toml").touch()
         patch.setenv("MCP_OLLAMA_CONFIG", str(directory / "config.toml"))
-        return Settings(data_dir=directory / "data", **values)
+        return Settings(data_dir=directory / "data", **{"tools": ["all"], **values})
 
 
 async def call_every_tool(

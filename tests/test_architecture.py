@@ -24,7 +24,17 @@ import mcp_ollama
 PACKAGE = Path(mcp_ollama.__file__).parent
 ROOT = PACKAGE.parent
 MODULES = sorted(PACKAGE.rglob("*.py"))
-SHARED = {"errors", "events", "hosts", "log", "progress", "results", "settings", "storage"}
+SHARED = {
+    "errors",
+    "events",
+    "hosts",
+    "log",
+    "progress",
+    "results",
+    "settings",
+    "storage",
+    "toolsets",
+}
 CAPABILITIES = {"fleet", "generation", "conversations", "bench"}
 # Which capability may use which other one (through its package root only).
 CAPABILITY_EDGES = {

@@ -108,6 +108,7 @@ async def test_an_unreadable_reports_folder_is_named_and_benchmarks_still_answer
             "MCP_OLLAMA_DATA_DIR": str(data_dir),
             "MCP_OLLAMA_CONFIG": str(tmp_path / "config.toml"),
             "MCP_OLLAMA_AUTO_START": "false",
+            "MCP_OLLAMA_TOOLS": "core,bench",
         },
     )
     try:

@@ -206,7 +206,7 @@ async def test_list_models_reports_details_context_and_load_state(
     llama = models["llama3.2:1b"]
     assert llama.context_length == 131072
     assert llama.loaded
-    assert llama.size.endswith("GB") or llama.size.endswith("MB")
+    assert llama.size_bytes == 1_321_098_329
     assert len(llama.digest) == 12
     assert not models["nomic-embed-text:latest"].loaded
 

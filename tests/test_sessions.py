@@ -16,7 +16,7 @@ from mcp_ollama.server import build_server
 from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama
-from tests.mcp_helpers import error_text, ok
+from tests.mcp_helpers import effective_hints, error_text, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -196,15 +196,13 @@ async def test_session_tools_list_read_and_delete_a_session(
 
 
 async def test_delete_session_is_marked_destructive(mcp_client: Client) -> None:
-    tools = {tool.name: tool.annotations for tool in (await mcp_client.list_tools()).tools}
+    listed = (await mcp_client.list_tools()).tools
+    tools = {tool.name: effective_hints(tool.annotations) for tool in listed}
     hints = tools["delete_session"]
-    assert hints is not None
     assert hints.destructive_hint is True
     assert hints.read_only_hint is False
     for name in ("list_sessions", "get_session", "get_usage"):
-        read = tools[name]
-        assert read is not None
-        assert read.read_only_hint is True
+        assert tools[name].read_only_hint is True
 
 
 async def test_a_corrupt_database_is_reported_clearly_and_the_server_keeps_serving(

@@ -50,6 +50,7 @@ def server_env(tmp_path: Path, ollama_host: str, **extra: str) -> dict[str, str]
         "MCP_OLLAMA_CONFIG": str(tmp_path / "config.toml"),
         "MCP_OLLAMA_AUTO_START": "false",
         "MCP_OLLAMA_CLI_FALLBACK": "false",
+        "MCP_OLLAMA_TOOLS": "all",
         **extra,
     }
 

@@ -65,6 +65,7 @@ def probed_server(fake_ollama: FakeServerHandle, tmp_path: Path) -> Iterator[tup
         "MCP_OLLAMA_DATA_DIR": str(tmp_path / "child-data"),
         "MCP_OLLAMA_CONFIG": str(tmp_path / "config.toml"),
         "MCP_OLLAMA_AUTO_START": "false",
+        "MCP_OLLAMA_TOOLS": "all",
     }
     with (tmp_path / "server-stderr.log").open("w", encoding="utf-8") as errlog:
         process = subprocess.Popen(

@@ -59,6 +59,7 @@ def child_env(fake_ollama: FakeServerHandle, tmp_path: Path, **extra: str) -> di
         "MCP_OLLAMA_DATA_DIR": str(tmp_path / "child-data"),
         "MCP_OLLAMA_CONFIG": str(tmp_path / "config.toml"),
         "MCP_OLLAMA_ALLOW_DESTRUCTIVE": "true",
+        "MCP_OLLAMA_TOOLS": "all",
         **extra,
     }
 

@@ -98,6 +98,7 @@ def render(report: HealthReport) -> str:
     ]
     lines = ["mcp-ollama doctor", ""]
     lines += [f"  [{mark:>4}] {name:<15} {text}" for name, (mark, text) in rows]
+    lines += ["", f"MCP tools ({len(report.tools)}): {', '.join(report.tools)}"]
     lines += ["", "Effective settings (secrets redacted):"]
     lines += [f"  {key} = {json.dumps(value)}" for key, value in sorted(report.settings.items())]
     lines.append("")

@@ -67,6 +67,8 @@ def _add_global_flags(parser: argparse.ArgumentParser, *, after_command: bool = 
     add("-v", "--verbose", action="count",
         help="log more to stderr: -v for INFO, -vv for DEBUG (doctor, bench and compare log "
         "only warnings by default)")  # fmt: skip
+    add("--tools", help="tools to list: names and groups (core, models, generation, bench, "
+        "sessions, config, all), comma-separated; -name removes (default core)")  # fmt: skip
     add("--no-auto-start", dest="auto_start", action="store_const", const=False,
         help="never start `ollama serve`")  # fmt: skip
 
@@ -96,6 +98,7 @@ SETTING_FLAGS = {
     "auto_start": "--no-auto-start",
     "allow_destructive": "--allow-destructive",
     "allow_insecure_bind": "--allow-insecure-bind",
+    "tools": "--tools",
 }
 
 

@@ -30,7 +30,7 @@ from mcp_ollama.errors import OllamaError, StorageError
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.names import canonical_name, same_model
 from mcp_ollama.ollama.types import ModelSummary, ShowResponse
-from mcp_ollama.results import LocalModel, ModelList, human_bytes
+from mcp_ollama.results import LocalModel, ModelList, to_the_second
 from mcp_ollama.settings import Settings
 from mcp_ollama.storage import atomic_write_json, read_bytes_inside
 
@@ -61,12 +61,10 @@ def to_local_model(summary: ModelSummary, show: ShowResponse | None, *, loaded: 
         name=summary.name,
         digest=summary.digest.removeprefix("sha256:")[:12],
         size_bytes=summary.size,
-        size=human_bytes(summary.size),
-        modified_at=summary.modified_at,
+        modified_at=to_the_second(summary.modified_at),
         family=details.family or None,
         parameter_size=details.parameter_size or None,
         quantization=details.quantization_level or None,
-        format=details.format or None,
         context_length=show.context_length if show else None,
         capabilities=list(capabilities),
         loaded=loaded,

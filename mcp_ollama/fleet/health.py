@@ -73,6 +73,7 @@ class HealthReport(BaseModel):
     config_file: str | None = Field(description="The config file read, None when there is none")
     problems: list[str] = Field(default_factory=list, description="What to fix, one per line")
     warnings: list[str] = Field(default_factory=list, description="Worth knowing, not fatal")
+    tools: list[str] = Field(default_factory=list, description="The tools the server lists")
     settings: dict[str, Any] = Field(description="Effective settings, secrets redacted")
     hosts: list[HostHealth] | None = Field(None, description="Each host (several hosts only)")
 
@@ -123,6 +124,7 @@ async def check_health(
         config_file=str(settings.config_file) if settings.config_file else None,
         problems=problems,
         warnings=warnings,
+        tools=list(settings.enabled_tools),
         settings=settings.redacted(),
     )
 

@@ -78,8 +78,8 @@ def parse_list(output: str) -> list[LocalModel]:
     ...     'NAME                       ID              SIZE      MODIFIED    \\n'
     ...     'llama3.2:1b                baf6a787fdff    1.3 GB    2 days ago     \\n'
     ...     'nomic-embed-text:latest    0a109f422b47    274 MB    3 weeks ago    \\n')
-    >>> [(m.name, m.digest, m.size, m.size_bytes, m.modified_at) for m in rows][0]
-    ('llama3.2:1b', 'baf6a787fdff', '1.3 GB', 1300000000, '2 days ago')
+    >>> [(m.name, m.digest, m.size_bytes, m.modified_at) for m in rows][0]
+    ('llama3.2:1b', 'baf6a787fdff', 1300000000, '2 days ago')
     >>> rows[1].modified_at
     '3 weeks ago'
     """
@@ -90,13 +90,11 @@ def parse_list(output: str) -> list[LocalModel]:
         match = _LIST_ROW.match(line.strip())
         if match is None:
             continue  # a wrapped continuation of a long cell
-        size = match["size"]
         models.append(
             LocalModel(
                 name=match["name"],
                 digest=match["id"],
-                size_bytes=parse_size(size),
-                size=size,
+                size_bytes=parse_size(match["size"]),
                 modified_at=match["modified"],
             )
         )

@@ -27,11 +27,12 @@ from mcp_ollama.server.prompts import register_prompts
 from mcp_ollama.server.resources import register_resources
 from mcp_ollama.server.resources_models import register_model_resources
 from mcp_ollama.server.shared_state import SharedState
+from mcp_ollama.server.toolbox import ToolBox, ToolsetServer
 from mcp_ollama.server.tools_benchmark import register_benchmark_tools
 from mcp_ollama.server.tools_generation import register_generation_tools
 from mcp_ollama.server.tools_health import register_health_tools
 from mcp_ollama.server.tools_models import register_model_tools
-from mcp_ollama.server.tools_sessions import register_session_tools
+from mcp_ollama.server.tools_sessions import register_session_resources, register_session_tools
 from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
 
@@ -90,26 +91,35 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
             stack.enter_context(client_log.listening())
             yield state
 
+    # Only the enabled tools are built (see toolsets.py): the others cost neither start-up time
+    # nor an agent's context.
+    box = ToolBox(settings)
+    for register in (
+        register_generation_tools,
+        register_model_tools,
+        register_benchmark_tools,
+        register_session_tools,
+        register_health_tools,
+    ):
+        register(box)
     # One state for every connection of an HTTP app (see `shared_state`).
     shared = SharedState(open_state)
-    mcp: MCPServer[AppState] = MCPServer(
-        "mcp-ollama",
+    mcp: MCPServer[AppState] = ToolsetServer(
+        settings,
+        name="mcp-ollama",
         title="Ollama",
         instructions=INSTRUCTIONS,
         version=__version__,
         lifespan=shared.connection,
         extensions=[report_view()],
         subscriptions=clients.bus,
+        tools=box.ordered(),
     )
     shared.register(mcp)
     live.install(mcp)
     client_log.install(mcp)
-    register_generation_tools(mcp)
-    register_model_tools(mcp)
-    register_health_tools(mcp)
-    register_session_tools(mcp, settings)
     register_model_resources(mcp, clients)
-    register_benchmark_tools(mcp)
+    register_session_resources(mcp, settings)
     register_resources(mcp, presets=presets, reports=reports)
     register_prompts(mcp)
     return mcp

@@ -29,25 +29,17 @@ __all__ = [
 ]
 
 # Hints are truthful: everything stays local (open_world=False) except pulls, which reach the
-# registry (open_world=True); management tools change what is installed.
+# registry; management tools change what is installed. A hint equal to the spec's default
+# (read-only false, destructive true, idempotent false, open-world true) is left out: every
+# listing repeats it.
 LOCAL_READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
-LOCAL_WRITE = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
-LOCAL_DESTRUCTIVE = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
-)
-REGISTRY_WRITE = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
+LOCAL_WRITE = ToolAnnotations(destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+LOCAL_DESTRUCTIVE = ToolAnnotations(idempotent_hint=True, open_world_hint=False)
+REGISTRY_WRITE = ToolAnnotations(destructive_hint=False, idempotent_hint=True)
 # Generation only reads the model, but a call may append to a chat session or save its output
 # (save_output), so it is not read-only; nothing it writes replaces what was there.
-GENERATES = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
-)
-SAVES_REPORT = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
-)
+GENERATES = ToolAnnotations(destructive_hint=False, open_world_hint=False)
+SAVES_REPORT = GENERATES
 
 
 SHUTTING_DOWN = (

@@ -88,7 +88,7 @@ def register_resources(mcp: MCPServer[Any], *, presets: PresetBook, reports: Rep
     def preset(name: str) -> str:
         """One preset as JSON."""
         try:
-            return presets.get(name).model_dump_json(indent=2)
+            return presets.get(name).model_dump_json(exclude_none=True)
         except PresetNotFoundError as exc:
             raise ResourceNotFoundError(str(exc)) from exc
 
@@ -102,7 +102,7 @@ def register_resources(mcp: MCPServer[Any], *, presets: PresetBook, reports: Rep
     async def report_list() -> str:
         """The saved reports as JSON."""
         listing = await anyio.to_thread.run_sync(reports.list_reports)
-        return listing.model_dump_json(indent=2)
+        return listing.model_dump_json(exclude_none=True)
 
     @mcp.resource(
         REPORT_TEMPLATE,
@@ -112,8 +112,8 @@ def register_resources(mcp: MCPServer[Any], *, presets: PresetBook, reports: Rep
         description="A saved benchmark or comparison report as JSON",
     )
     async def report_json(report_id: str) -> str:
-        """A report's JSON."""
-        return await _read(reports.get_json_text, report_id)
+        """A report's JSON, compact (the file on disk is indented for people)."""
+        return _json(json.loads(await _read(reports.get_json_text, report_id)))
 
     @mcp.resource(
         REPORT_MARKDOWN_TEMPLATE,
@@ -167,7 +167,8 @@ def register_resources(mcp: MCPServer[Any], *, presets: PresetBook, reports: Rep
 
 
 def _json(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    """JSON without whitespace: every character is paid for by whoever reads it."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 async def _complete_presets(state: AppState, _partial: str, _args: Mapping[str, str]) -> list[str]:

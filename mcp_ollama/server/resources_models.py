@@ -60,6 +60,6 @@ def register_model_resources(mcp: MCPServer[Any], clients: Clients) -> None:
             raise ResourceNotFoundError(str(exc)) from exc
         except MCPOllamaError as exc:
             raise ResourceError(str(exc)) from exc
-        return info.model_dump_json(indent=2)
+        return info.model_dump_json(exclude_none=True)
 
     completion_registry(mcp).add("resource", "name", complete_model_names, ref=MODEL_TEMPLATE)

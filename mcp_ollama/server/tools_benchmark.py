@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_ollama.bench.metrics import BenchmarkResult, ComparisonResult
 from mcp_ollama.bench.reports import ReportKind, ReportList
 from mcp_ollama.bench.suite import MAX_MODELS, MAX_PROMPTS, MAX_RUNS, MAX_WARMUP
 from mcp_ollama.errors import InvalidInputError
-from mcp_ollama.generation.options import Preset
 from mcp_ollama.generation.presets_config import (
     ConfigCheck,
     ConfigFormat,
@@ -32,103 +30,42 @@ from mcp_ollama.server._common import (
     tool_errors,
 )
 from mcp_ollama.server.apps import REPORT_VIEW_META
+from mcp_ollama.server.params import Model, Options, Preset
+from mcp_ollama.server.tool_results import ConfigExport, ConfigImport, PresetList, ReportContent
+from mcp_ollama.server.toolbox import ToolBox
 from mcp_ollama.settings import config_file_path
 
 __all__ = ["register_benchmark_tools"]
 
-Model = Annotated[
-    str, Field(min_length=1, max_length=256, description="Installed model, e.g. 'llama3.2:1b'")
-]
 Prompts = Annotated[
     list[str] | None,
-    Field(
-        max_length=MAX_PROMPTS,
-        description="Your own prompts; default: the built-in suite (short, long_context, code)",
-    ),
+    Field(max_length=MAX_PROMPTS, description="Default: a built-in suite of 3"),
 ]
-Runs = Annotated[
-    int, Field(ge=1, le=MAX_RUNS, description="Measured runs per prompt (figures use these)")
-]
-Warmup = Annotated[
-    int,
-    Field(ge=0, le=MAX_WARMUP, description="Unmeasured runs per prompt first (loads the model)"),
-]
-Preset_ = Annotated[
-    str | None,
-    Field(description="Named preset: fast, creative, balanced, precise, long_form or a user one"),
-]
-Options = Annotated[
-    dict[str, Any] | None,
-    Field(description="Ollama options (temperature, num_ctx, seed, ...); they override the preset"),
-]
+Runs = Annotated[int, Field(ge=1, le=MAX_RUNS, description="Measured runs per prompt")]
+Warmup = Annotated[int, Field(ge=0, le=MAX_WARMUP, description="Unmeasured runs first")]
 MaxTokens = Annotated[
-    int | None,
-    Field(
-        ge=1,
-        le=32_768,
-        description="Output tokens per run (num_predict; wins over options); default: the "
-        "preset's, else 256",
-    ),
+    int | None, Field(ge=1, le=32_768, description="num_predict per run (default 256)")
 ]
-SaveReport = Annotated[
-    bool, Field(description="Save the report (JSON, Markdown, HTML) to read as reports://{id}")
-]
+SaveReport = Annotated[bool, Field(description="Save the report")]
 
 
-class PresetList(BaseModel):
-    """Every preset: built-in ones and those from configuration."""
-
-    presets: list[Preset]
-    precedence: str = Field(
-        "explicit options > preset > per-model defaults (config file) > Ollama's defaults",
-        description="How options are merged",
-    )
-
-
-class ReportContent(BaseModel):
-    """One saved report, as JSON text or Markdown."""
-
-    id: str
-    format: Literal["json", "markdown"]
-    content: str
-
-
-class ConfigExport(BaseModel):
-    """The configuration (user presets and per-model defaults), ready for config.toml."""
-
-    toml: str = Field(description="Paste into the config file to keep it")
-    config: dict[str, Any] = Field(description="The same as JSON")
-    config_id: str = Field(description="Id of the saved copy (import_config config_id=...)")
-    path: str = Field(description="Where the copy was saved")
-    config_file: str = Field(description="The config file the server reads at start")
-
-
-class ConfigImport(BaseModel):
-    """What an import changed."""
-
-    presets: list[str] = Field(description="Presets added or replaced")
-    models: list[str] = Field(description="Models whose default options were set")
-    message: str
-
-
-def register_benchmark_tools(mcp: MCPServer[Any]) -> None:
+def register_benchmark_tools(box: ToolBox) -> None:
     """Register benchmark_model, compare_models and the report and preset tools."""
 
-    @mcp.tool(annotations=SAVES_REPORT, meta=REPORT_VIEW_META)
+    @box.tool(annotations=SAVES_REPORT, meta=REPORT_VIEW_META)
     async def benchmark_model(
         model: Model,
         ctx: Context[Any, Any],
         prompts: Prompts = None,
         runs: Runs = 3,
         warmup: Warmup = 1,
-        preset: Preset_ = None,
+        preset: Preset = None,
         options: Options = None,
         max_tokens: MaxTokens = None,
         save_report: SaveReport = True,
     ) -> BenchmarkResult:
-        """Measure a local model's speed with Ollama's own counters: load time, time to first
-        token, prompt-eval and generation tokens/s, durations (mean, median, p95, min, max).
-        Sends one progress notification per run; the report is saved for reports://{id}."""
+        """Measure a model's speed (tokens/s, time to first token, load) with Ollama's
+        counters; saves a report."""
         with tool_errors():
             return await service_of(ctx).bench.benchmark(
                 model,
@@ -142,7 +79,7 @@ def register_benchmark_tools(mcp: MCPServer[Any]) -> None:
                 on_progress=progress_callback(ctx),
             )
 
-    @mcp.tool(annotations=SAVES_REPORT, meta=REPORT_VIEW_META)
+    @box.tool(annotations=SAVES_REPORT, meta=REPORT_VIEW_META)
     async def compare_models(
         models: Annotated[
             list[str],
@@ -152,14 +89,13 @@ def register_benchmark_tools(mcp: MCPServer[Any]) -> None:
         prompts: Prompts = None,
         runs: Runs = 2,
         warmup: Warmup = 1,
-        preset: Preset_ = None,
+        preset: Preset = None,
         options: Options = None,
         max_tokens: MaxTokens = None,
         save_report: SaveReport = True,
     ) -> ComparisonResult:
-        """Run the same prompts on several local models one after another: per-model metrics,
-        a ranking per metric, and each model's answers for quality review. A model that fails
-        is reported as failed; the others still run. The report includes an SVG chart."""
+        """Run the same prompts on several models in turn to choose one: speed per model,
+        the winners, and a saved report with the answers side by side."""
         with tool_errors():
             return await service_of(ctx).bench.compare(
                 models,
@@ -173,59 +109,52 @@ def register_benchmark_tools(mcp: MCPServer[Any]) -> None:
                 on_progress=progress_callback(ctx),
             )
 
-    @mcp.tool(annotations=LOCAL_READ)
+    @box.tool(annotations=LOCAL_READ)
     async def list_reports(
         ctx: Context[Any, Any],
-        kind: Annotated[
-            ReportKind | None, Field(description="Only 'benchmark' or 'comparison' reports")
-        ] = None,
+        kind: Annotated[ReportKind | None, Field(description="Only this kind")] = None,
         limit: Annotated[int, Field(ge=1, le=500, description="At most this many")] = 20,
     ) -> ReportList:
-        """List saved benchmark and comparison reports, newest first, with their resource URIs."""
+        """List saved benchmark and comparison reports, newest first."""
         with tool_errors():
             store = service_of(ctx).reports
             return await anyio.to_thread.run_sync(store.list_reports, kind, limit)
 
-    @mcp.tool(annotations=LOCAL_READ)
+    @box.tool(annotations=LOCAL_READ)
     async def get_report(
         report_id: Annotated[
             str, Field(min_length=1, max_length=128, description="An id from list_reports")
         ],
         ctx: Context[Any, Any],
         format: Annotated[
-            Literal["json", "markdown"], Field(description="'markdown' (tables) or 'json'")
+            Literal["json", "markdown"], Field(description="markdown tables or json")
         ] = "markdown",
     ) -> ReportContent:
-        """Read a saved report (also readable as the resources reports://{id} and
-        reports://{id}/markdown)."""
+        """Read a saved benchmark or comparison report (Markdown tables, or JSON)."""
         with tool_errors():
             store = service_of(ctx).reports
             read = store.get_markdown if format == "markdown" else store.get_json_text
             content = await anyio.to_thread.run_sync(read, report_id)
             return ReportContent(id=report_id, format=format, content=content)
 
-    @mcp.tool(annotations=LOCAL_READ)
+    @box.tool(annotations=LOCAL_READ)
     async def list_presets(ctx: Context[Any, Any]) -> PresetList:
-        """List the generation presets (built-in and from configuration) with their options."""
+        """List the generation presets (built-in and configured) with their options."""
         return PresetList(presets=list(service_of(ctx).presets.presets.values()))
 
-    @mcp.tool(annotations=LOCAL_READ)
+    @box.tool(annotations=LOCAL_READ)
     async def validate_config(
-        content: Annotated[
-            str, Field(description="A configuration: config.toml text, or the same shape as JSON")
-        ],
-        format: Annotated[
-            ConfigFormat | None, Field(description="'toml' or 'json'; guessed when omitted")
-        ] = None,
+        content: Annotated[str, Field(description="config.toml text, or the same as JSON")],
+        format: Annotated[ConfigFormat | None, Field(description="Guessed when left out")] = None,
     ) -> ConfigCheck:
         """Check a configuration (presets, per-model options, settings) without applying it."""
         with tool_errors():
             return check_config(parse_config(content, format))
 
-    @mcp.tool(annotations=SAVES_REPORT)
+    @box.tool(annotations=SAVES_REPORT)
     async def export_config(ctx: Context[Any, Any]) -> ConfigExport:
-        """Export the user presets and per-model default options as config.toml text (and
-        JSON), saving a copy in the data directory's configs/."""
+        """Export the configured presets and per-model options as config.toml text, and save
+        a copy."""
         with tool_errors():
             service = service_of(ctx)
             data = export_data(service.presets)
@@ -239,22 +168,17 @@ def register_benchmark_tools(mcp: MCPServer[Any]) -> None:
                 config_file=str(config_file_path()),
             )
 
-    @mcp.tool(annotations=LOCAL_WRITE)
+    @box.tool(annotations=LOCAL_WRITE)
     async def import_config(
         ctx: Context[Any, Any],
         content: Annotated[
-            str | None,
-            Field(description='[presets.NAME] / [models."NAME"] tables as TOML, or as JSON'),
+            str | None, Field(description='[presets.NAME] / [models."NAME"] tables, TOML or JSON')
         ] = None,
-        config_id: Annotated[
-            str | None, Field(description="Or: the id of a configuration export_config saved")
-        ] = None,
-        format: Annotated[
-            ConfigFormat | None, Field(description="'toml' or 'json'; guessed when omitted")
-        ] = None,
+        config_id: Annotated[str | None, Field(description="Or an id export_config saved")] = None,
+        format: Annotated[ConfigFormat | None, Field(description="Guessed when left out")] = None,
     ) -> ConfigImport:
-        """Add presets and per-model default options to the running server, all or nothing.
-        They last until the server restarts; add them to the config file to keep them."""
+        """Add presets and per-model options to the running server until it restarts (all or
+        nothing)."""
         with tool_errors():
             service = service_of(ctx)
             if content is not None and config_id is None:

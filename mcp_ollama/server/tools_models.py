@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server import MCPServer
 from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context, Resolve
 from pydantic import Field
@@ -28,86 +27,77 @@ from mcp_ollama.server.confirmations import (
     decision,
     refuse,
 )
+from mcp_ollama.server.params import Model, Timeout
+from mcp_ollama.server.toolbox import ToolBox
 
 __all__ = ["register_model_tools"]
 
-Model = Annotated[
-    str, Field(min_length=1, max_length=256, description="Model name, e.g. 'llama3.2:1b'")
-]
-Timeout = Annotated[
-    float | None,
-    Field(gt=0, le=86_400, description="Seconds this call may take (default: no limit)"),
-]
+ModelName = Annotated[str, Field(min_length=1, max_length=256, description="Model name")]
 RETRY = "call it again with a larger `timeout`, or check_health to see whether Ollama is stuck"
 # Ollama keeps the layers it has finished, so a pull cut short picks up where it stopped.
 PULL_RETRY = "call pull_model again to continue the download (finished layers are kept)"
 
 
-def register_model_tools(mcp: MCPServer[Any]) -> None:
+def register_model_tools(box: ToolBox) -> None:
     """Register the model-management tools."""
 
-    @mcp.tool(annotations=LOCAL_READ)
+    @box.tool(annotations=LOCAL_READ)
     async def list_local_models(
         ctx: Context[Any, Any],
-        force_refresh: Annotated[
-            bool, Field(description="Bypass the 30 s cache and ask Ollama now")
-        ] = False,
+        force_refresh: Annotated[bool, Field(description="Skip the 30 s cache")] = False,
         timeout: Timeout = None,
     ) -> ModelList:
-        """List installed models: size, family, parameters, quantization, context, loaded."""
+        """List installed models: size, parameters, quantization, context, capabilities."""
         with tool_errors(), call_deadline(timeout, "list_local_models", RETRY):
             return await service_of(ctx).models.list_models(force_refresh=force_refresh)
 
-    @mcp.tool(annotations=LOCAL_READ)
+    @box.tool(annotations=LOCAL_READ)
     async def show_model(
         model: Model, ctx: Context[Any, Any], timeout: Timeout = None
     ) -> ModelInfo:
-        """Show a model's details: context window, capabilities, parameters, template."""
+        """Show one model's details: context window, capabilities, parameters, license."""
         with tool_errors(), call_deadline(timeout, "show_model", RETRY):
             return await service_of(ctx).models.show_model(model)
 
-    @mcp.tool(annotations=LOCAL_READ)
+    @box.tool(annotations=LOCAL_READ)
     async def list_running_models(ctx: Context[Any, Any], timeout: Timeout = None) -> RunningList:
-        """List models loaded in memory now, with their memory use and expiry."""
+        """List the models loaded in memory now, with their memory use and expiry."""
         with tool_errors(), call_deadline(timeout, "list_running_models", RETRY):
             return await service_of(ctx).models.running_models()
 
-    @mcp.tool(annotations=REGISTRY_WRITE)
+    @box.tool(annotations=REGISTRY_WRITE)
     async def pull_model(
         model: Model,
         ctx: Context[Any, Any],
         consent: Annotated[ElicitationResult[Consent], Resolve(ask_before_pull)],
-        insecure: Annotated[
-            bool, Field(description="Allow an insecure (http) registry connection")
-        ] = False,
+        insecure: Annotated[bool, Field(description="Allow a plain-http registry")] = False,
         timeout: Timeout = None,
     ) -> PullResult:
-        """Download a model from the Ollama registry, streaming byte progress."""
+        """Download a model from the Ollama registry (a cut download resumes)."""
         with tool_errors(), call_deadline(timeout, f"pulling '{model}'", PULL_RETRY):
             refuse(decision(consent), f"downloading '{model}'")
             return await service_of(ctx).models.pull(
                 model, insecure=insecure, on_progress=progress_callback(ctx)
             )
 
-    @mcp.tool(annotations=LOCAL_WRITE)
+    @box.tool(annotations=LOCAL_WRITE)
     async def copy_model(
         source: Annotated[str, Field(min_length=1, max_length=256, description="Existing model")],
-        destination: Annotated[
-            str, Field(min_length=1, max_length=256, description="New name for the copy")
-        ],
+        destination: Annotated[str, Field(min_length=1, max_length=256, description="New name")],
         ctx: Context[Any, Any],
         consent: Annotated[ElicitationResult[Consent], Resolve(ask_before_overwrite)],
         timeout: Timeout = None,
     ) -> OperationResult:
-        """Copy a model under a new name (replacing an installed one needs the user's consent)."""
+        """Copy a model under a new name (replacing one needs the user's consent)."""
         with tool_errors(), call_deadline(timeout, "copy_model", RETRY):
             step = decision(consent)
             refuse(step, f"replacing '{destination}' with a copy of '{source}'")
             return await service_of(ctx).models.copy(source, destination, confirmed=step == "go")
 
-    @mcp.tool(annotations=LOCAL_DESTRUCTIVE)
+    # The name is never filled from default_model: a deletion names what it deletes.
+    @box.tool(annotations=LOCAL_DESTRUCTIVE)
     async def delete_model(
-        model: Model,
+        model: ModelName,
         ctx: Context[Any, Any],
         consent: Annotated[ElicitationResult[Consent], Resolve(ask_before_delete)],
         timeout: Timeout = None,
@@ -118,10 +108,10 @@ def register_model_tools(mcp: MCPServer[Any]) -> None:
             refuse(step, f"deleting '{model}'")
             return await service_of(ctx).models.delete(model, confirmed=step == "go")
 
-    @mcp.tool(annotations=LOCAL_WRITE)
+    @box.tool(annotations=LOCAL_WRITE)
     async def unload_model(
         model: Model, ctx: Context[Any, Any], timeout: Timeout = None
     ) -> OperationResult:
-        """Unload a model from memory now, freeing RAM/VRAM."""
+        """Unload a model from memory now, freeing RAM and VRAM."""
         with tool_errors(), call_deadline(timeout, "unload_model", RETRY):
             return await service_of(ctx).models.unload(model)

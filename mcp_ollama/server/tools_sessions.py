@@ -27,76 +27,59 @@ from mcp_ollama.server._common import (
     service_of,
     tool_errors,
 )
+from mcp_ollama.server.params import Model, Options, Preset, Skills
+from mcp_ollama.server.toolbox import ToolBox
 from mcp_ollama.settings import Settings
 
-__all__ = ["register_session_tools"]
+__all__ = ["register_session_resources", "register_session_tools"]
 
 SessionId = Annotated[
-    str,
-    Field(min_length=1, max_length=128, description="Session id, as returned by chat"),
-]
-Model = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=256,
-        description="Installed model name, e.g. 'llama3.2:1b' (see list_local_models)",
-    ),
+    str, Field(min_length=1, max_length=128, description="Session id, as chat returned it")
 ]
 
 
-def register_session_tools(mcp: MCPServer[Any], settings: Settings) -> None:
-    """Register the session, batch, skill and usage tools and resources."""
+def register_session_tools(box: ToolBox) -> None:
+    """Register the session, batch, skill and usage tools."""
 
-    @mcp.tool(annotations=LOCAL_READ)
+    @box.tool(annotations=LOCAL_READ)
     async def list_sessions(ctx: Context[Any, Any]) -> SessionList:
         """List stored chat sessions, most recently used first."""
         with tool_errors():
             return await service_of(ctx).sessions.list_sessions()
 
-    @mcp.tool(annotations=LOCAL_READ)
+    @box.tool(annotations=LOCAL_READ)
     async def get_session(session_id: SessionId, ctx: Context[Any, Any]) -> SessionDetail:
-        """Read a stored chat session: settings, summary of compacted turns, every message."""
+        """Read a stored chat session: its messages and the summary of compacted turns."""
         with tool_errors():
             return await service_of(ctx).sessions.get(session_id)
 
-    @mcp.tool(annotations=LOCAL_DESTRUCTIVE)
+    @box.tool(annotations=LOCAL_DESTRUCTIVE)
     async def delete_session(session_id: SessionId, ctx: Context[Any, Any]) -> OperationResult:
-        """Delete a stored chat session and its history (it cannot be recovered)."""
+        """Delete a stored chat session and its history for good."""
         with tool_errors():
             await service_of(ctx).sessions.delete(session_id)
             return OperationResult(message=f"deleted session '{session_id}'")
 
-    @mcp.tool(annotations=GENERATES)
+    @box.tool(annotations=GENERATES)
     async def generate_batch(
         model: Model,
         prompts: Annotated[
-            list[str],
-            Field(min_length=1, max_length=MAX_BATCH, description="The prompts, one per item"),
+            list[str], Field(min_length=1, max_length=MAX_BATCH, description="The prompts")
         ],
         ctx: Context[Any, Any],
         concurrency: Annotated[
-            int | None,
-            Field(ge=1, description="Prompts in flight at once (default 4)"),
+            int | None, Field(ge=1, description="Prompts run at once (default 4)")
         ] = None,
-        system: Annotated[str | None, Field(description="System prompt for every item")] = None,
-        skills: Annotated[
-            list[str] | None,
-            Field(description="Skills (skills:// resources) put before the system prompt"),
-        ] = None,
-        preset: Annotated[
-            str | None, Field(description="Named preset: fast, creative, balanced, precise, ...")
-        ] = None,
-        options: Annotated[
-            dict[str, Any] | None,
-            Field(description="Ollama options (temperature, num_predict, ...) for every item"),
-        ] = None,
+        system: Annotated[str | None, Field(description="System prompt for every prompt")] = None,
+        skills: Skills = None,
+        preset: Preset = None,
+        options: Options = None,
         timeout: Annotated[
-            float | None, Field(gt=0, le=86_400, description="Seconds each item may take")
+            float | None, Field(gt=0, le=86_400, description="Seconds each prompt may take")
         ] = None,
     ) -> BatchResult:
-        """Run many prompts on one model with bounded concurrency. Each item reports its own
-        result or error; progress counts finished items."""
+        """Run many independent prompts on one model, several at once; each gets its own
+        answer or error."""
         with tool_errors():
             return await service_of(ctx).generation.generate_batch(
                 model,
@@ -110,20 +93,25 @@ def register_session_tools(mcp: MCPServer[Any], settings: Settings) -> None:
                 on_progress=progress_callback(ctx),
             )
 
-    @mcp.tool(annotations=LOCAL_READ)
+    @box.tool(annotations=LOCAL_READ)
     async def list_skills(ctx: Context[Any, Any]) -> SkillList:
-        """List the Markdown skills that chat, generate_text and generate_batch accept."""
+        """List the Markdown skills generate_text, chat and generate_batch can put before the
+        system prompt."""
         with tool_errors():
             return await service_of(ctx).skills.list_skills()
 
-    @mcp.tool(annotations=LOCAL_READ)
+    @box.tool(annotations=LOCAL_READ)
     async def get_usage(
         ctx: Context[Any, Any],
-        model: Annotated[str | None, Field(description="Only this model (default: all)")] = None,
+        model: Annotated[str | None, Field(description="Only this model")] = None,
     ) -> UsageReport:
-        """Token counts, call and error counts and time per model (cost is always 0.00)."""
+        """Calls, errors, tokens and time per model since the data directory was created."""
         with tool_errors():
             return await service_of(ctx).usage.report(model)
+
+
+def register_session_resources(mcp: MCPServer[Any], settings: Settings) -> None:
+    """Register the session, skill and usage resources (listed whatever the toolset)."""
 
     @mcp.resource(
         "sessions://{session_id}",
@@ -140,7 +128,7 @@ def register_session_tools(mcp: MCPServer[Any], settings: Settings) -> None:
             raise ResourceNotFoundError(str(exc)) from exc
         except MCPOllamaError as exc:
             raise ResourceError(str(exc)) from exc
-        return detail.model_dump_json(indent=2)
+        return detail.model_dump_json(exclude_none=True)
 
     book = SkillBook(settings.effective_skills_dir, data_dir=settings.data_dir)
 
@@ -191,7 +179,7 @@ def register_session_tools(mcp: MCPServer[Any], settings: Settings) -> None:
             raise ResourceError(str(exc)) from exc
         finally:
             await database.aclose()
-        return report.model_dump_json(indent=2)
+        return report.model_dump_json(exclude_none=True)
 
 
 def _skill_reader(read: Callable[[str], Awaitable[str]], name: str) -> Callable[[], Awaitable[str]]:
