@@ -85,7 +85,7 @@ def test_model_names_and_answers_stay_text_in_the_page(tmp_path: Path) -> None:
     assert "<img" not in dom.split("<main", 1)[1].split("</main>", 1)[0]
     assert dom.split("<title>")[1].startswith("Model comparison: ")  # no script set it
     labels = [bar.label for bar in charts_in(dom)["tokens_per_second"].bars]
-    assert labels == [hostile, "b:1b"]
+    assert labels == [hostile, "b:1b@gpu-2"]  # a row per model@host, the host named once
 
 
 @pytest.mark.anyio
@@ -155,9 +155,9 @@ def _benchmark() -> BenchmarkResult:
 def _comparison(first: str, *, answer: str) -> ComparisonResult:
     base = benchmark()
     outcomes = [
-        ModelOutcome(model=name, summary=base.summary, metrics=base.metrics, responses=[
-            base.responses[0].model_copy(update={"response": answer})])
-        for name in (first, "b:1b")
+        ModelOutcome(model=name, host=host, summary=base.summary, metrics=base.metrics,
+                     responses=[base.responses[0].model_copy(update={"response": answer})])
+        for name, host in ((first, None), ("b:1b@gpu-2", "gpu-2"))
     ]  # fmt: skip
     return ComparisonResult(
         created_at=base.created_at, models=outcomes, rankings={}, prompts=base.prompts,

@@ -90,9 +90,12 @@
     return text.length <= limit ? text : text.slice(0, limit - 1) + "\u2026";
   }
 
-  /* What a bar or row is called: the model, and its host when the result names one. */
-  function subject(outcome) {
-    return outcome.host ? outcome.model + "@" + outcome.host : outcome.model;
+  /* What a bar or row is called: the model, and its host when the result names one (a
+     comparison's models already carry it: "model@host"). */
+  function subject(item) {
+    var suffix = item.host ? "@" + item.host : "";
+    var named = suffix && item.model.slice(-suffix.length) === suffix;
+    return suffix && !named ? item.model + suffix : item.model;
   }
 
   // -- charts ------------------------------------------------------------------------------
