@@ -13,12 +13,12 @@ prompts and answers only their size), with credentials in URLs removed and no tr
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, get_args
 
@@ -37,7 +37,7 @@ from mcp.types import (
 )
 
 from mcp_ollama.log import listen_to_logs
-from mcp_ollama.server.clients import SEND_TIMEOUT, Clients, Peer, send_bounded
+from mcp_ollama.server.clients import SEND_TIMEOUT, Clients, send_bounded
 
 __all__ = ["ClientLog", "client_data"]
 
@@ -75,26 +75,69 @@ def at_or_above(level: LoggingLevel) -> frozenset[LoggingLevel]:
     return frozenset(LEVELS[LEVELS.index(level) :])
 
 
-@dataclass(frozen=True)
 class _Request:
-    """The request being served, for events that happen while it runs."""
+    """The request being served, for the events that happen while it runs: they travel on its
+    stream, sent by a forwarder started with the first of them (most calls log nothing)."""
 
-    owner: ClientLog
-    connection: Connection | None  # its handshake-era connection (None on 2026-07-28)
-    levels: frozenset[LoggingLevel]
-    send: MemoryObjectSendStream[Record]
-    thread: int
+    def __init__(
+        self,
+        owner: ClientLog,
+        ctx: ServerRequestContext[Any, Any],
+        connection: Connection | None,
+        levels: frozenset[LoggingLevel],
+    ) -> None:
+        self.owner = owner
+        self.ctx = ctx
+        self.connection = connection  # its handshake-era connection (None on 2026-07-28)
+        self.levels = levels
+        self.thread = threading.get_ident()
+        self.send: MemoryObjectSendStream[Record] | None = None
+        self.forwarded = anyio.Event()
 
     def put(self, record: Record) -> None:
+        """Queue a log message for the request's stream (from any thread)."""
         try:
             if threading.get_ident() == self.thread:
-                self.send.send_nowait(record)
+                self._put(record)
             else:
-                anyio.from_thread.run_sync(self.send.send_nowait, record)
-        except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass  # the client reads slowly or the request ended: the message is dropped
+                anyio.from_thread.run_sync(self._put, record)
         except RuntimeError:
             pass  # a thread anyio did not start cannot reach the loop
+
+    def _put(self, record: Record) -> None:
+        if self.send is None:
+            self.send, receive = anyio.create_memory_object_stream[Record](BUFFERED)
+            # The forwarder runs in the server's background, not in a task group of this
+            # request: that would wrap the request's own errors in an exception group.
+            if not self.owner.clients.spawn(partial(self._forward, receive)):
+                self.forwarded.set()
+        # A client that reads slowly, or a request that ended: the message is dropped.
+        with contextlib.suppress(
+            anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError
+        ):
+            self.send.send_nowait(record)
+
+    async def finish(self) -> None:
+        """Send what is queued before the result goes out (bounded: a stuck client is left)."""
+        if self.send is None:
+            return
+        self.send.close()
+        with anyio.move_on_after(SEND_TIMEOUT):
+            await self.forwarded.wait()
+
+    async def _forward(self, receive: MemoryObjectReceiveStream[Record]) -> None:
+        try:
+            async with receive:
+                async for level, data in receive:
+                    params = LoggingMessageNotificationParams(level=level, data=data, logger=LOGGER)
+                    await self.ctx.session.send_notification(
+                        LoggingMessageNotification(params=params),
+                        related_request_id=self.ctx.request_id,
+                    )
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass  # the client is gone
+        finally:
+            self.forwarded.set()
 
 
 _CURRENT: ContextVar[_Request | None] = ContextVar("mcp_ollama_client_log", default=None)
@@ -129,7 +172,8 @@ class ClientLog:
                 self._stop()
 
     def on_log(self, level: str, event: Mapping[str, Any]) -> None:
-        """A log listener: send the event to every client whose level admits it."""
+        """A log listener (called in any thread): send the event to every client whose level
+        admits it, on the request it happened in or on the connection's own stream."""
         mcp_level: LoggingLevel = next((lv for lv in LEVELS if lv == level), "info")
         record: Record = (mcp_level, client_data(event))
         current = _CURRENT.get()
@@ -138,19 +182,17 @@ class ClientLog:
             requester = current.connection
             if mcp_level in current.levels:
                 current.put(record)
-        others = [
-            peer
-            for peer in self.clients.peers.values()
-            if peer.connection is not requester and mcp_level in at_or_above(peer.level)
-        ]
-        if others:
-            self.clients.spawn(partial(self._broadcast, others, record))
+        if self.clients.peers:
+            self.clients.spawn(partial(self._broadcast, record, requester))
 
-    async def _broadcast(self, peers: list[Peer], record: Record) -> None:
+    async def _broadcast(self, record: Record, requester: Connection | None) -> None:
+        """To every other handshake-era connection whose level admits it (in the loop, where
+        the connections are tracked)."""
         level, data = record
         params = {"level": level, "logger": LOGGER, "data": data}
-        for peer in peers:
-            await send_bounded(partial(peer.connection.notify, "notifications/message", params))
+        for peer in list(self.clients.peers.values()):
+            if peer.connection is not requester and level in at_or_above(peer.level):
+                await send_bounded(partial(peer.connection.notify, "notifications/message", params))
 
     async def _around_request(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
@@ -164,39 +206,13 @@ class ClientLog:
             levels = at_or_above(peer.level)
         if not levels:
             return await call_next(ctx)
-        send, receive = anyio.create_memory_object_stream[Record](BUFFERED)
-        connection = peer.connection if peer else None
-        request = _Request(self, connection, levels, send, threading.get_ident())
-        forwarded = anyio.Event()
-        # The forwarder runs in the server's background, not a task group of this request's:
-        # that would wrap the request's own errors (a JSON-RPC error) in an exception group.
-        if not self.clients.spawn(partial(self._forward, ctx, receive, forwarded)):
-            return await call_next(ctx)
+        request = _Request(self, ctx, peer.connection if peer else None, levels)
         token = _CURRENT.set(request)
         try:
             return await call_next(ctx)
         finally:
             _CURRENT.reset(token)
-            send.close()
-            with anyio.move_on_after(SEND_TIMEOUT):  # what is left goes out before the result
-                await forwarded.wait()
-
-    async def _forward(
-        self,
-        ctx: ServerRequestContext[Any, Any],
-        receive: MemoryObjectReceiveStream[Record],
-        forwarded: anyio.Event,
-    ) -> None:
-        try:
-            async with receive:
-                async for level, data in receive:
-                    params = LoggingMessageNotificationParams(level=level, data=data, logger=LOGGER)
-                    note = LoggingMessageNotification(params=params)
-                    await ctx.session.send_notification(note, related_request_id=ctx.request_id)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass  # the client is gone
-        finally:
-            forwarded.set()
+            await request.finish()
 
     async def _set_level(
         self, ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams
