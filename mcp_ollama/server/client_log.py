@@ -93,6 +93,9 @@ class _Request:
         self.thread = threading.get_ident()
         self.send: MemoryObjectSendStream[Record] | None = None
         self.forwarded = anyio.Event()
+        # Background work started during the request inherits it (context variables are
+        # copied into new tasks) and may log after it ended: that goes to the connection.
+        self.done = False
 
     def put(self, record: Record) -> None:
         """Queue a log message for the request's stream (from any thread)."""
@@ -105,11 +108,14 @@ class _Request:
             pass  # a thread anyio did not start cannot reach the loop
 
     def _put(self, record: Record) -> None:
+        if self.done:
+            return
         if self.send is None:
             self.send, receive = anyio.create_memory_object_stream[Record](BUFFERED)
             # The forwarder runs in the server's background, not in a task group of this
             # request: that would wrap the request's own errors in an exception group.
             if not self.owner.clients.spawn(partial(self._forward, receive)):
+                receive.close()
                 self.forwarded.set()
         # A client that reads slowly, or a request that ended: the message is dropped.
         with contextlib.suppress(
@@ -119,6 +125,7 @@ class _Request:
 
     async def finish(self) -> None:
         """Send what is queued before the result goes out (bounded: a stuck client is left)."""
+        self.done = True
         if self.send is None:
             return
         self.send.close()
@@ -178,7 +185,7 @@ class ClientLog:
         record: Record = (mcp_level, client_data(event))
         current = _CURRENT.get()
         requester = None
-        if current is not None and current.owner is self:
+        if current is not None and current.owner is self and not current.done:
             requester = current.connection
             if mcp_level in current.levels:
                 current.put(record)
