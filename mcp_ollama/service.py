@@ -18,6 +18,7 @@ from mcp_ollama.bench.reports import ReportStore
 from mcp_ollama.bench.service import BenchService
 from mcp_ollama.conversations.context_window import Compactor, ContextWindows
 from mcp_ollama.conversations.database import DATABASE_NAME, Database
+from mcp_ollama.conversations.leases import Leases
 from mcp_ollama.conversations.sessions import SessionStore
 from mcp_ollama.conversations.turns import Conversations
 from mcp_ollama.conversations.usage import UsageLedger
@@ -63,7 +64,9 @@ class OllamaService:
         # Conversations and usage share one SQLite file, opened on first use.
         self.database = database or Database(settings.data_dir / DATABASE_NAME)
         self.usage = UsageLedger(self.database)
-        self.sessions = SessionStore(self.database, changes=self.changes)
+        # Locks shared with the other server processes on this data directory.
+        self.leases = Leases(self.database)
+        self.sessions = SessionStore(self.database, leases=self.leases, changes=self.changes)
         self.skills = SkillBook(settings.effective_skills_dir, data_dir=settings.data_dir)
         windows = ContextWindows(self._client_for)
         compactor = Compactor(
@@ -95,6 +98,7 @@ class OllamaService:
             reports=self.reports,
             app_version=__version__,
             changes=self.changes,
+            exclusive=self.leases.hold,
         )
 
     async def _client_for(self, model: str) -> OllamaClient:

@@ -1,6 +1,6 @@
 """The fault matrix, the disk's faults, through a real MCP client: a read-only data directory, a
-full disk, a write the kernel refuses midway, a corrupt model cache and a corrupt session
-database.
+full disk, a file-size limit, a write the kernel refuses midway, a corrupt model cache and a
+corrupt session database.
 
 Each case saves data first, injects one fault, and checks three things: the call that meets it
 ends in an `isError` result that says what to do next, the next call succeeds once the fault is
@@ -13,12 +13,15 @@ from __future__ import annotations
 import errno
 import json
 import os
+import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -29,7 +32,7 @@ from mcp_ollama.conversations.database import DATABASE_NAME
 from mcp_ollama.fleet.catalog import cache_path
 from mcp_ollama.settings import Settings
 from tests import faults_helpers
-from tests.fake_ollama import FakeOllama
+from tests.fake_ollama import FakeOllama, FakeServerHandle
 from tests.faults_helpers import (
     GENERATE,
     MODEL,
@@ -41,6 +44,7 @@ from tests.faults_helpers import (
     temp_files,
 )
 from tests.mcp_helpers import error_text, ok
+from tests.test_shutdown import server_env, stdio_server
 
 pytestmark = pytest.mark.anyio
 
@@ -120,6 +124,21 @@ async def test_a_read_only_data_directory_still_serves_generation_and_only_savin
         output = ok(await client.call_tool("generate_text", {**GENERATE, "save_output": True}))
         assert (settings.data_dir / "outputs" / f"{output['saved_output']}.json").is_file()
         await saved.assert_intact(client)
+
+
+async def test_a_data_directory_writable_again_takes_session_turns_without_a_restart(
+    settings: Settings, saved: Saved
+) -> None:
+    chat = {"model": MODEL, "messages": [{"role": "user", "content": "Again"}]}
+    async with connect(settings) as client:
+        with read_only(settings.data_dir):
+            refused = error_text(await client.call_tool("chat", {**chat, "session_id": SESSION}))
+        answer = ok(await client.call_tool("chat", {**chat, "session_id": SESSION}))
+        session = ok(await client.call_tool("get_session", {"session_id": SESSION}))
+    assert "read-only" in refused
+    assert answer["session_id"] == SESSION
+    assert [m["content"] for m in session["messages"]][:2] == saved.messages
+    assert session["messages"][-2]["content"] == "Again"
 
 
 @contextmanager
@@ -243,3 +262,38 @@ async def test_a_corrupt_session_database_is_moved_aside_with_a_clear_error_and_
     assert str(moved[0]) in text
     assert saved.files == snapshot(settings.data_dir)
     assert temp_files(settings.data_dir) == []
+
+
+@pytest.mark.skipif(not hasattr(resource, "prlimit"), reason="needs Linux's prlimit")
+async def test_session_turns_are_stored_again_once_a_file_size_limit_is_lifted(
+    fake_ollama: FakeServerHandle, tmp_path: Path
+) -> None:
+    env = server_env(tmp_path, fake_ollama.ollama_host)
+    database = tmp_path / "data" / DATABASE_NAME
+    stored: list[str] = []
+
+    def turn(content: str) -> dict[str, Any]:
+        message = {"role": "user", "content": content}
+        return {"model": MODEL, "messages": [message], "session_id": SESSION}
+
+    async with stdio_server(env, tmp_path / "stderr.log") as session:
+        pid = session.process.pid
+        assert not (await session.call_tool("chat", turn("first")))["isError"]
+        largest = max(p.stat().st_size for p in database.parent.glob(f"{DATABASE_NAME}*"))
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (largest + 64_000, resource.RLIM_INFINITY))
+        for number in range(100):
+            answer = await session.call_tool("chat", turn(f"turn {number} " + "x" * 2000))
+            if answer["isError"]:
+                refused = answer["content"][0]["text"]
+                break
+            stored.append(f"turn {number} " + "x" * 2000)
+        else:
+            pytest.fail("the file-size limit was never reached")
+        unlimited = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, unlimited)
+        assert not (await session.call_tool("chat", turn("after the limit")))["isError"]
+    assert "ulimit" in refused
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT data FROM messages WHERE role = 'user' ORDER BY seq")
+        users = [json.loads(row[0])["content"] for row in rows]
+    assert users == ["first", *stored, "after the limit"]

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
 import anyio.to_thread
+import structlog
 
 from mcp_ollama.bench.benchmark import Target, check_models, compare_targets, run_benchmark
 from mcp_ollama.bench.metrics import BenchmarkResult, ComparisonResult
 from mcp_ollama.bench.reports import ReportStore
 from mcp_ollama.bench.suite import BenchmarkPlan, build_prompts
-from mcp_ollama.errors import InvalidInputError, MCPOllamaError
+from mcp_ollama.errors import InvalidInputError, MCPOllamaError, StorageError
 from mcp_ollama.events import ChangeFeed
 from mcp_ollama.fleet import Fleet, Host
 from mcp_ollama.generation import (
@@ -29,7 +31,12 @@ from mcp_ollama.generation import (
 from mcp_ollama.progress import ProgressCallback
 from mcp_ollama.settings import Settings
 
-__all__ = ["BenchService"]
+__all__ = ["BenchService", "Exclusive"]
+
+logger = structlog.get_logger()
+
+Exclusive = Callable[[str], AbstractAsyncContextManager[None]]
+"""Holds a named lock shared by every server process on the data directory (a lease)."""
 
 
 class BenchService:
@@ -44,6 +51,7 @@ class BenchService:
         reports: ReportStore,
         app_version: str = "",
         changes: ChangeFeed | None = None,
+        exclusive: Exclusive | None = None,
     ) -> None:
         self.settings = settings
         self.fleet = fleet
@@ -51,9 +59,25 @@ class BenchService:
         self.reports = reports
         self.app_version = app_version
         self.changes = changes or ChangeFeed()
-        # One benchmark at a time across every caller: concurrent runs on one GPU would skew
+        # One benchmark at a time across every caller, and on a daemon across every server
+        # process on this data directory (`exclusive`): concurrent runs on one GPU would skew
         # each other's figures.
         self._benchmark_lock = anyio.Lock()
+        self._exclusive = exclusive
+
+    @asynccontextmanager
+    async def _one_at_a_time(self, hosts: Sequence[Host]) -> AsyncIterator[None]:
+        """Hold the daemons of a run: in this process, then across processes (in the order of
+        their addresses, so two processes never wait for each other's second daemon)."""
+        async with self._benchmark_lock, AsyncExitStack() as stack:
+            addresses = sorted({host.config.base_url for host in hosts})
+            if self._exclusive is not None:
+                try:
+                    for address in addresses:
+                        await stack.enter_async_context(self._exclusive(f"benchmark:{address}"))
+                except StorageError as exc:  # the database is unusable: one process at least
+                    logger.warning("benchmark not coordinated with other servers", error=str(exc))
+            yield
 
     async def benchmark(
         self,
@@ -83,7 +107,7 @@ class BenchService:
         resolve = self._benchmark_resolver(preset, options, max_tokens)
         keep_alive = check_keep_alive(keep_alive)
         target = self.fleet.host(host) if host is not None else await self.fleet.route(model)
-        async with self._benchmark_lock:
+        async with self._one_at_a_time([target]):
             result = await run_benchmark(
                 target.client,
                 model,
@@ -135,7 +159,7 @@ class BenchService:
             routed = [await self._routed(name) for name in names]
             targets = [target for target, _ in routed]
             chosen = list(dict.fromkeys(host for _, host in routed if host is not None))
-        async with self._benchmark_lock:
+        async with self._one_at_a_time(chosen or [self.fleet.primary]):
             result = await compare_targets(
                 targets, plan, resolve, keep_alive=keep_alive, on_progress=on_progress
             )

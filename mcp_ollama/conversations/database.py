@@ -10,17 +10,24 @@ A corrupt file is never fatal: it is moved aside to `sessions.db.corrupt-<UTC ti
 `-wal` and `-shm` companions, for salvage with `sqlite3 FILE .recover`), the call that found it
 fails once with an error saying so, and the next call starts a fresh database. Nothing is deleted.
 When a `quiet` caller found it (usage accounting, which only logs), the next other caller gets
-that error instead, so an agent using sessions learns why they are gone.
+that error instead, so an agent using sessions learns why they are gone. Several processes share
+the file: one of them moves it (see `quarantine`), and every other one notices, before and after
+each call, that the file it has open is no longer the one at the path, and says where it went
+instead of writing into the moved file.
+
+After any other failure (a full disk, a file-size limit, a read-only directory) the connection is
+closed, so the next call opens a fresh one: nothing stays broken once the cause is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -28,6 +35,15 @@ import anyio
 import anyio.to_thread
 import structlog
 
+from mcp_ollama.conversations.quarantine import (
+    COMPANIONS,
+    CORRUPT_CODES,
+    FileId,
+    error_code,
+    file_id,
+    moved_to,
+    quarantine,
+)
 from mcp_ollama.errors import StorageError
 from mcp_ollama.storage import make_private_dir, refuse_links, storage_error
 
@@ -36,9 +52,7 @@ __all__ = ["DATABASE_NAME", "Database", "transaction"]
 T = TypeVar("T")
 DATABASE_NAME = "sessions.db"
 BUSY_TIMEOUT_MS = 10_000
-COMPANIONS = ("-wal", "-shm")
-"""The files SQLite keeps next to a WAL-mode database; they travel with it when it moves."""
-_CORRUPT = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 _FULL = frozenset({sqlite3.SQLITE_FULL})
 _READ_ONLY = frozenset({sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM})
 _LOCKED = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
@@ -55,6 +69,7 @@ class Database:
         self._schemas: set[str] = set()
         self._limiter = anyio.CapacityLimiter(1)
         self._unreported: str | None = None  # a move aside that only a quiet caller saw
+        self._file: FileId | None = None  # the file the connection has open
         self.read_only = False
         """True while the file is open read-only, because its directory cannot be written."""
 
@@ -73,11 +88,30 @@ class Database:
         return await anyio.to_thread.run_sync(self._call, fn, quiet, limiter=self._limiter)
 
     async def ensure_schema(self, script: str, *, quiet: bool = False) -> None:
-        """Create tables (idempotent `CREATE ... IF NOT EXISTS` script) once per connection."""
+        """Create tables (idempotent `CREATE ... IF NOT EXISTS` script) once per connection.
+
+        Tables that exist already are only looked up: no write lock is needed, so another
+        program holding it does not hold up a call that only reads.
+        """
         if script in self._schemas:
             return
-        await self.run(lambda conn: conn.executescript(script), quiet=quiet)
+        tables = set(_TABLE.findall(script))
+
+        def create(conn: sqlite3.Connection) -> None:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if not tables <= {row[0] for row in rows}:
+                conn.executescript(script)
+
+        await self.run(create, quiet=quiet)
         self._schemas.add(script)
+
+    async def writable(self) -> bool:
+        """Whether the file is open for writing; when it is open read-only, try again first
+        (the data directory may have become writable since)."""
+        if self.read_only:
+            await self.aclose()
+            await self.run(lambda conn: None)
+        return not self.read_only
 
     async def aclose(self) -> None:
         """Close the connection (a later call opens it again)."""
@@ -85,7 +119,32 @@ class Database:
 
     def _call(self, fn: Callable[[sqlite3.Connection], T], quiet: bool) -> T:
         with self._translate(quiet):
-            return fn(self._connect())
+            self._check_still_ours(quiet)
+            result = fn(self._connect())
+            # Moved while `fn` ran: what it wrote went with the moved file, so it must not pass
+            # for stored.
+            self._check_still_ours(quiet)
+            return result
+
+    def _check_still_ours(self, quiet: bool) -> None:
+        """Close the connection if the file it has open is no longer the one at the path (another
+        process moved it aside, or replaced it); say where it went if it was moved aside.
+
+        Raises:
+            StorageError: another process moved the file aside as corrupt.
+        """
+        if self._connection is None or self._file is None or file_id(self.path) == self._file:
+            return
+        ours = self._file
+        self._close()
+        moved = moved_to(self.path, ours)
+        if moved is None:
+            logger.info("conversation database replaced by another process; reopened")
+            return
+        error = self._corrupt("found by another mcp-ollama process", moved)
+        if quiet:
+            self._unreported = str(error)
+        raise error
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is not None:
@@ -103,7 +162,7 @@ class Database:
         try:
             connection = self._open(self.path, read_only=False)
         except sqlite3.OperationalError as exc:
-            if _code(exc) not in _READ_ONLY or not self.path.is_file():
+            if error_code(exc) not in _READ_ONLY or not self.path.is_file():
                 raise
             # A read-only data directory: SQLite cannot create its WAL files next to the
             # database, but what is stored can still be read (writes fail, clearly).
@@ -113,6 +172,7 @@ class Database:
             logger.warning("conversation database opened read-only", path=str(self.path))
         self.read_only = read_only
         self._connection = connection
+        self._file = file_id(self.path)
         self._schemas.clear()
         return connection
 
@@ -144,6 +204,7 @@ class Database:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+            self._file = None
             self._schemas.clear()
 
     @contextmanager
@@ -155,19 +216,28 @@ class Database:
             raise  # our own misuse of the API: a bug, not a storage problem
         except sqlite3.DatabaseError as exc:
             message = str(exc)
-            code = _code(exc)
-            if code in _CORRUPT:
+            code = error_code(exc)
+            if code in CORRUPT_CODES:
+                found = self._file
                 self._close()
-                moved = self._quarantine()
+                moved = quarantine(self.path, found)
+                if moved is None and found is not None and file_id(self.path) != found:
+                    raise StorageError(
+                        f"the conversation database {self.path} was replaced by another "
+                        "process while this call ran; call again"
+                    ) from exc
                 error = self._corrupt(message, moved)
                 if quiet and moved is not None:
                     self._unreported = str(error)
                 raise error from exc
             if code in _LOCKED:
-                raise StorageError(
+                locked = StorageError(
                     f"the conversation database {self.path} is locked by another process "
                     f"({message}); retry in a moment"
-                ) from exc
+                )
+                locked.errno = errno.EBUSY  # callers that can wait tell it from other failures
+                raise locked from exc
+            self._close()  # whatever state the failure left, the next call starts afresh
             if code in _FULL:
                 advice = (
                     "the disk is full; free some space, or set MCP_OLLAMA_DATA_DIR to a "
@@ -179,7 +249,10 @@ class Database:
                     "MCP_OLLAMA_DATA_DIR to a writable directory"
                 )
             else:
-                advice = "check disk space and the permissions of the data directory"
+                advice = (
+                    "check disk space, a file-size limit (ulimit -f) and the permissions of "
+                    "the data directory"
+                )
             raise StorageError(
                 f"cannot use the conversation database {self.path} ({message}): {advice}. "
                 "Generation tools keep working; only sessions and usage are not saved."
@@ -200,44 +273,6 @@ class Database:
             "used from now on, without the sessions and usage stored before. Call again."
         )
 
-    def _quarantine(self) -> Path | None:
-        """Rename the file (and its WAL) to `*.corrupt-<time>`, or None if it cannot be moved.
-
-        Checked again on a fresh connection first: another process (or another `Database` on
-        the same file) may already have replaced the file, and a healthy one must never move.
-        """
-        try:  # mode=rw: a file that is already gone must not be created again by the probe
-            uri = f"{self.path.absolute().as_uri()}?mode=rw"
-            probe = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-        except sqlite3.Error:
-            return None
-        try:
-            verdict = probe.execute("PRAGMA quick_check(1)").fetchone()
-            if verdict is not None and verdict[0] == "ok":
-                return None
-        except sqlite3.DatabaseError as exc:
-            if _code(exc) not in _CORRUPT:
-                return None
-        finally:
-            probe.close()
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        try:
-            os.replace(self.path, target)
-        except OSError as exc:
-            logger.warning("corrupt database not moved", path=str(self.path), error=str(exc))
-            return None
-        for suffix in COMPANIONS:
-            companion = self.path.with_name(self.path.name + suffix)
-            with contextlib.suppress(OSError):  # absent once SQLite checkpointed and closed
-                os.replace(companion, target.with_name(target.name + suffix))
-        return target
-
-
-def _code(exc: sqlite3.Error) -> int:
-    """SQLite's primary result code for an error (the low byte of the extended one)."""
-    return getattr(exc, "sqlite_errorcode", 0) & 0xFF
-
 
 @contextmanager
 def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
@@ -248,4 +283,12 @@ def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    connection.execute("COMMIT")
+    try:
+        connection.execute("COMMIT")
+    except BaseException:
+        # A commit that fails (a full disk) may leave the transaction open, and every later
+        # BEGIN would then fail: end it.
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+        raise

@@ -4,27 +4,37 @@ A session is a model, an optional system prompt and skills, an ordered list of m
 the history outgrew the context window, a summary of the turns that were compacted away. Compacted
 messages stay in the store (an agent can still read them) but are no longer sent to the model.
 
-Turns on one session are serialised by a lock keyed by the session id, held from loading the
-history to storing the reply, so concurrent messages into one session never lose a turn and are
-stored in the order they were answered. Each write is one SQLite transaction, which also keeps two
-server processes sharing the file consistent.
+Turns on one session are serialised by a lease on the session id (see `leases`), held from
+loading the history to storing the reply by whichever server process or client runs the turn, so
+concurrent messages into one session never lose a turn, each answers with every turn stored
+before it, and they are stored in the order they were answered. The reply is stored in one
+SQLite transaction that first checks the lease is still held. A store that finds the database
+locked by another program keeps trying for `APPEND_PATIENCE` seconds: an answer is at stake.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
-from pydantic import BaseModel, Field
+import structlog
 
 from mcp_ollama.conversations.database import Database, transaction
+from mcp_ollama.conversations.leases import Leases
+from mcp_ollama.conversations.session_types import (
+    SessionDetail,
+    SessionInfo,
+    SessionList,
+    SessionState,
+    StoredMessage,
+)
 from mcp_ollama.errors import SessionNotFoundError, StorageError
 from mcp_ollama.events import ChangeFeed
 from mcp_ollama.ollama.types import ChatMessage
@@ -44,6 +54,10 @@ __all__ = [
 
 NEW_SESSION = "new"
 TITLE_CHARS = 80
+logger = structlog.get_logger()
+
+APPEND_PATIENCE = 60.0
+"""Seconds a finished turn keeps trying to store itself while another program locks the file."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -94,106 +108,34 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class StoredMessage(ChatMessage):
-    """A message as stored in a session."""
-
-    seq: int = Field(description="Position in the session, from 1")
-    created_at: str = ""
-    compacted: bool = Field(
-        False, description="Summarised or dropped to fit the context window; no longer sent"
-    )
-
-    def to_chat(self) -> ChatMessage:
-        """The message as sent to the model (without the stored extras and old reasoning)."""
-        data = self.model_dump(exclude={"seq", "created_at", "compacted", "thinking"})
-        return ChatMessage.model_validate(data)
-
-
-class SessionInfo(BaseModel):
-    """One session, without its messages."""
-
-    session_id: str
-    model: str
-    title: str = Field("", description="The start of the first user message")
-    message_count: int
-    active_messages: int = Field(description="Messages still sent to the model")
-    token_estimate: int = Field(description="Estimated tokens the next turn starts from")
-    has_summary: bool
-    created_at: str
-    updated_at: str
-
-
-class SessionList(BaseModel):
-    """The stored sessions, most recently used first."""
-
-    sessions: list[SessionInfo]
-
-
-class SessionDetail(SessionInfo):
-    """A whole session: settings, summary and every message."""
-
-    system: str | None = None
-    skills: list[str] = Field(default_factory=list)
-    summary: str | None = Field(None, description="Summary of the compacted turns")
-    messages: list[StoredMessage]
-
-
-@dataclass
-class SessionState:
-    """What a turn needs from the store, loaded under the session's lock."""
-
-    session_id: str
-    exists: bool = False
-    model: str | None = None
-    system: str | None = None
-    skills: list[str] = field(default_factory=list)
-    summary: str | None = None
-    token_ratio: float = 1.0
-    active: list[StoredMessage] = field(default_factory=list)
-
-
-class _KeyedLocks:
-    """One FIFO lock per key, forgotten when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[anyio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (anyio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class SessionStore:
     """Sessions and their messages in SQLite, one turn at a time per session."""
 
-    def __init__(self, database: Database, *, changes: ChangeFeed | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        leases: Leases | None = None,
+        changes: ChangeFeed | None = None,
+    ) -> None:
         self._db = database
-        self._locks = _KeyedLocks()
+        self._leases = leases or Leases(database)
         self._changes = changes or ChangeFeed()
 
     @asynccontextmanager
     async def locked(self, session_id: str) -> AsyncIterator[SessionState]:
-        """Hold the session's lock and yield its current state (empty if it is new)."""
-        async with self._locks.hold(session_id):
-            state = await self.load(session_id)
-            if self._db.read_only:  # refuse before the model runs, not when storing its answer
-                raise StorageError(
-                    f"the conversation database {self._db.path} is read-only because the data "
-                    "directory cannot be written: stored sessions can be read but not continued. "
-                    "Make the data directory writable or set MCP_OLLAMA_DATA_DIR, or call chat "
-                    "without session_id."
-                )
-            yield state
+        """Hold the session's lease (across every process on this database) and yield its
+        current state, read once the lease is held (empty if the session is new)."""
+        await self._ready()
+        if not await self._db.writable():  # refuse before the model runs, not when storing
+            raise StorageError(
+                f"the conversation database {self._db.path} is read-only because the data "
+                "directory cannot be written: stored sessions can be read but not continued. "
+                "Make the data directory writable or set MCP_OLLAMA_DATA_DIR, or call chat "
+                "without session_id."
+            )
+        async with self._leases.hold(_lease(session_id)):
+            yield await self.load(session_id)
 
     async def load(self, session_id: str) -> SessionState:
         """The session's settings and the messages still sent to the model."""
@@ -236,6 +178,7 @@ class SessionStore:
 
         def write(conn: sqlite3.Connection) -> None:
             with transaction(conn):
+                self._leases.check_held(conn, _lease(state.session_id))
                 conn.execute(
                     "INSERT INTO sessions (id, model, system, skills, token_estimate, token_ratio,"
                     " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -267,8 +210,20 @@ class SessionStore:
                     ],
                 )
 
-        await self._db.run(write)
+        await self._patiently(write)
         self._changes.session_changed(state.session_id)
+
+    async def _patiently(self, write: Callable[[sqlite3.Connection], None]) -> None:
+        """Run a write, trying again while another program holds the database's write lock."""
+        give_up = time.monotonic() + APPEND_PATIENCE
+        while True:
+            try:
+                await self._db.run(write)
+                return
+            except StorageError as exc:
+                if exc.errno != errno.EBUSY or time.monotonic() >= give_up:
+                    raise
+                logger.info("database locked by another program; trying again to store the turn")
 
     async def compact(self, state: SessionState, through_seq: int, summary: str | None) -> None:
         """Mark messages up to `through_seq` as compacted and store the session's summary."""
@@ -344,7 +299,7 @@ class SessionStore:
                 conn.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
                 return conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount
 
-        async with self._locks.hold(session_id):
+        async with self._leases.hold(_lease(session_id)):
             if not await self._db.run(write):
                 raise _not_found(session_id)
         self._changes.session_changed(session_id)
@@ -397,6 +352,10 @@ def _messages(
         )
         for seq, data, compacted, created in rows
     ]
+
+
+def _lease(session_id: str) -> str:
+    return f"session:{session_id}"
 
 
 def _not_found(session_id: str) -> SessionNotFoundError:

@@ -18,6 +18,7 @@ from mcp_ollama.conversations.context_window import (
     prompt_limit,
 )
 from mcp_ollama.conversations.sessions import SessionStore, resolve_session_id
+from mcp_ollama.errors import StorageError
 from mcp_ollama.ollama.types import ChatRequest
 from mcp_ollama.results import ChatResult
 
@@ -94,13 +95,20 @@ class Conversations:
             ratio = observed_ratio(
                 state.token_ratio, estimate_messages(fitted.messages), result.usage.prompt_tokens
             )
-            await self.store.append_turn(
-                state,
-                [*request.messages, result.message],
-                model=request.model,
-                system=system,
-                skills=skill_names,
-                token_estimate=estimate_messages([*fitted.messages, result.message], ratio),
-                token_ratio=ratio,
-            )
+            try:
+                await self.store.append_turn(
+                    state,
+                    [*request.messages, result.message],
+                    model=request.model,
+                    system=system,
+                    skills=skill_names,
+                    token_estimate=estimate_messages([*fitted.messages, result.message], ratio),
+                    token_ratio=ratio,
+                )
+            except StorageError as exc:
+                # The answer is not thrown away: the agent gets it, told it is not stored.
+                raise StorageError(
+                    f"{exc} The model did answer, but this turn is not stored in session "
+                    f"{session_id!r}; the answer was:\n\n{result.message.content}"
+                ) from exc
         return result.model_copy(update={"session_id": session_id})

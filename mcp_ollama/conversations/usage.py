@@ -8,6 +8,7 @@ not billed per token. A failure to record never fails the call it describes.
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -72,6 +73,9 @@ class UsageReport(BaseModel):
     models: list[ModelUsage]
     total: ModelUsage
 
+
+LOCKED_PATIENCE = 60.0
+"""Seconds usage records keep trying to be written while another program locks the file."""
 
 UPSERT = (
     "INSERT INTO usage (model, calls, errors, prompt_tokens, output_tokens,"
@@ -199,7 +203,16 @@ class UsageLedger:
             with transaction(conn):
                 conn.executemany(UPSERT, rows)
 
-        await self._db.run(write, quiet=quiet)
+        # Another program holding the write lock for a while must not cost the records: try
+        # again (each attempt already waits for the lock) until it lets go, within reason.
+        give_up = time.monotonic() + LOCKED_PATIENCE
+        while True:
+            try:
+                await self._db.run(write, quiet=quiet)
+                return
+            except StorageError as exc:
+                if exc.errno != errno.EBUSY or time.monotonic() >= give_up:
+                    raise
 
     async def _write_quietly(self, rows: list[tuple[Any, ...]]) -> None:
         try:
