@@ -52,6 +52,7 @@ def stdio_params(fake_ollama: FakeServerHandle, data_dir: Path, tmp_path: Path) 
             "MCP_OLLAMA_CONFIG": str(tmp_path / "config.toml"),
             "MCP_OLLAMA_AUTO_START": "false",
             "MCP_OLLAMA_CLI_FALLBACK": "false",
+            "MCP_OLLAMA_TOOLS": "all",
         },
     )
 
