@@ -35,6 +35,7 @@ TOOLS: dict[str, str] = {
     "show_model": "models",
     "list_running_models": "models",
     "pull_model": "models",
+    "create_model": "models",
     "copy_model": "models",
     "delete_model": "models",
     "unload_model": "models",
@@ -89,8 +90,8 @@ def enabled_tools(names: Iterable[str]) -> tuple[str, ...]:
     """The tools a `tools` setting enables, in listing order.
 
     >>> enabled_tools(["generate_text", "models", "-pull_model", "-delete_model"])
-    ('generate_text', 'list_local_models', 'show_model', 'list_running_models', 'copy_model', \
-'unload_model')
+    ('generate_text', 'list_local_models', 'show_model', 'list_running_models', 'create_model', \
+'copy_model', 'unload_model')
     """
     chosen: set[str] = set()
     for name in names:

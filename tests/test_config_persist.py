@@ -8,11 +8,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from mcp import Client
 
 from mcp_ollama.errors import InvalidInputError
 from mcp_ollama.generation.config_file import persist_tables
 from mcp_ollama.generation.presets_config import parse_config, to_toml
+from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
+from tests.mcp_helpers import ok
 
 USER_FILE = """\
 # My settings: keep the daemon on the workstation.
@@ -98,3 +101,26 @@ def test_an_export_round_trips_through_the_toml_writer() -> None:
 
     assert text.startswith("# mcp-ollama configuration")
     assert parse_config(text) == data
+
+
+@pytest.mark.anyio
+async def test_import_config_with_persist_survives_a_restart_and_keeps_the_users_comments(
+    settings: Settings, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"  # the file the server reads (see conftest)
+    config.write_text(USER_FILE.replace('host = "127.0.0.1:11434"', "# no host"), encoding="utf-8")
+    imported = '[presets.review]\ntemperature = 0.1\n\n[models."llama3.2:1b"]\nnum_ctx = 8192\n'
+
+    async with Client(build_server(settings)) as client:
+        kept = ok(await client.call_tool("import_config", {"content": imported, "persist": True}))
+        fleeting = ok(await client.call_tool("import_config", {"content": "[presets.x]\n"}))
+
+    assert kept["message"].endswith(f"saved to {config}")
+    assert "persist=true saves them" in fleeting["message"]
+    assert "# per-model options" in config.read_text(encoding="utf-8")
+    restarted = settings.model_copy(update=Settings().model_dump(include={"presets", "models"}))
+    async with Client(build_server(restarted)) as client:
+        presets = await client.read_resource("presets://review")
+    assert '"temperature":0.1' in presets.contents[0].text  # type: ignore[union-attr]
+    assert restarted.models["llama3.2:1b"] == {"num_ctx": 8192}
+    assert "x" not in restarted.presets

@@ -5,11 +5,15 @@ installed (Ollama would pull it) or the name is taken (unless destructive operat
 from __future__ import annotations
 
 import pytest
+from mcp import Client
 
 from mcp_ollama.errors import InvalidInputError, ModelNotFoundError
 from mcp_ollama.events import Change
+from mcp_ollama.server import build_server
 from mcp_ollama.service import OllamaService
+from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama
+from tests.mcp_helpers import error_text, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -66,4 +70,55 @@ async def test_creating_over_an_installed_name_needs_destructive_operations(
     with pytest.raises(InvalidInputError, match=r"'QWEN3:0.6b'.*already exists"):
         await service.models.create("QWEN3:0.6b", "llama3.2:1b", system="x")
 
+    assert fake.requests_to("/api/create") == []
+
+
+# -- the tool ----------------------------------------------------------------------------------
+
+
+async def test_create_model_is_a_models_tool_that_makes_a_usable_model(settings: Settings) -> None:
+    core = settings.model_copy(update={"tools": ["core"]})
+    async with Client(build_server(core)) as client:
+        assert "create_model" not in {t.name for t in (await client.list_tools()).tools}
+    models = settings.model_copy(update={"tools": ["models", "generate_text"]})
+    async with Client(build_server(models)) as client:
+        result = await client.call_tool(
+            "create_model",
+            {"model": "terse", "source": "llama3.2:1b", "system": "Answer in five words.",
+             "parameters": {"temperature": 0.1, "num_predict": 32}},
+        )  # fmt: skip
+        answer = await client.call_tool("generate_text", {"model": "terse", "prompt": "Why?"})
+
+    assert ok(result)["message"] == (
+        "created 'terse' from 'llama3.2:1b' (a system prompt, 2 parameter(s))"
+    )
+    assert ok(answer)["text"]
+
+
+async def test_an_unknown_parameter_is_refused_before_the_daemon_with_the_valid_ones(
+    settings: Settings, fake: FakeOllama
+) -> None:
+    models = settings.model_copy(update={"tools": ["models"]})
+    async with Client(build_server(models)) as client:
+        result = await client.call_tool(
+            "create_model",
+            {"model": "terse", "source": "llama3.2:1b", "parameters": {"temprature": 0.1}},
+        )
+
+    text = error_text(result)
+    assert "unknown option(s) in parameters: temprature" in text
+    assert "temperature" in text.split("Valid options:")[1]
+    assert fake.requests_to("/api/create") == []
+
+
+async def test_replacing_a_model_through_the_tool_needs_consent_or_destructive_operations(
+    settings: Settings, fake: FakeOllama
+) -> None:
+    models = settings.model_copy(update={"tools": ["models"]})
+    async with Client(build_server(models)) as client:  # a client that cannot ask its user
+        result = await client.call_tool(
+            "create_model", {"model": "qwen3:0.6b", "source": "llama3.2:1b", "system": "x"}
+        )
+
+    assert "already exists" in error_text(result)
     assert fake.requests_to("/api/create") == []

@@ -3,7 +3,8 @@ template and default parameters, what a Modelfile's FROM, SYSTEM, TEMPLATE and P
 
 The source must be installed on the host that creates: Ollama would otherwise pull it from the
 registry, a download nobody asked for, so a missing source is an error naming the installed
-variants. A name that is taken is replaced only with destructive operations on.
+variants. A name that is taken is replaced only with the user's confirmation or destructive
+operations on.
 """
 
 from __future__ import annotations
@@ -41,13 +42,20 @@ class Recipe:
 
 
 async def create_model(
-    models: ModelService, model: str, source: str, recipe: Recipe, *, host: str | None
+    models: ModelService,
+    model: str,
+    source: str,
+    recipe: Recipe,
+    *,
+    host: str | None,
+    confirmed: bool = False,
 ) -> OperationResult:
-    """Create `model` from `source` with `recipe` on `host` (or the host that has `source`).
+    """Create `model` from `source` with `recipe` on `host` (or the host that has `source`);
+    replacing an installed `model` needs `confirmed` or destructive operations enabled.
 
     Raises:
-        InvalidInputError: a bad name, an oversized text, the name exists and destructive
-            operations are disabled, or the host is ambiguous.
+        InvalidInputError: a bad name, an oversized text, the name exists and neither allows
+            replacing it, or the host is ambiguous.
         ModelNotFoundError: `source` is not installed.
     """
     model = validate_model_name(model)
@@ -63,7 +71,8 @@ async def create_model(
     installed = [m.name for m in await target.resilience.call(target.client.list_models)]
     if not any(same_model(source, name) for name in installed):
         raise ModelNotFoundError(source, installed=tagged_variants(source, installed))
-    await models.refuse_overwrite(model, action="creating", host=target)
+    if not confirmed:
+        await models.refuse_overwrite(model, action="creating", host=target)
 
     async def create() -> None:
         lines = target.client.create(

@@ -293,16 +293,18 @@ class ModelService:
         template: str | None = None,
         parameters: dict[str, Any] | None = None,
         host: str | None = None,
+        confirmed: bool = False,
     ) -> OperationResult:
         """Create `model` from the installed `source` with its own system prompt, template and
-        default parameters (valid Ollama options); see `fleet.create`.
+        default parameters (valid Ollama options); replacing an installed model needs the
+        user's confirmation or destructive operations enabled. See `fleet.create`.
 
         Raises:
             InvalidInputError: a bad name or text, a taken name, or an ambiguous host.
             ModelNotFoundError: `source` is not installed (Ollama would pull it instead).
         """
         recipe = Recipe(system=system, template=template, parameters=parameters or {})
-        return await create_model(self, model, source, recipe, host=host)
+        return await create_model(self, model, source, recipe, host=host, confirmed=confirmed)
 
     def changed(self, event: str, model: str, host: Host | None = None, **facts: str) -> None:
         """After an operation changed what is installed on `host` (None: on any host): log it,

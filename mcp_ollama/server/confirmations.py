@@ -1,5 +1,6 @@
-"""Ask before destroying: the user confirms `delete_model`, a copy over an installed model and a
-pull larger than `confirm_pull_bytes`, with the model's name and size, when the client can ask.
+"""Ask before destroying: the user confirms `delete_model`, a copy or a `create_model` over an
+installed model and a pull larger than `confirm_pull_bytes`, with the model's name and size, when
+the client can ask.
 
 Each question is a resolver (`Resolve(...)`) that runs before the tool body, in both protocol
 eras: the SDK sends `elicitation/create` mid-call on the handshake era, and returns the question
@@ -27,6 +28,7 @@ from mcp_ollama.server._common import service_of
 __all__ = [
     "Consent",
     "Decision",
+    "ask_before_create",
     "ask_before_delete",
     "ask_before_overwrite",
     "ask_before_pull",
@@ -100,17 +102,30 @@ async def ask_before_overwrite(
     source: str, destination: str, ctx: Context[Any, Any]
 ) -> Answer | Elicit[Consent]:
     """Ask before a copy replaces an installed model."""
+    return await _ask_before_replacing(destination, source, f"a copy of '{source}'", ctx)
+
+
+async def ask_before_create(
+    model: str, source: str, ctx: Context[Any, Any]
+) -> Answer | Elicit[Consent]:
+    """Ask before create_model replaces an installed model."""
+    return await _ask_before_replacing(model, source, f"a new model made from '{source}'", ctx)
+
+
+async def _ask_before_replacing(
+    name: str, source: str, replacement: str, ctx: Context[Any, Any]
+) -> Answer | Elicit[Consent]:
     if not can_ask(ctx):
         return "unasked"
     try:
-        size = await service_of(ctx).models.replaced_size(source, destination)
-    except MCPOllamaError as exc:  # the same error the copy would end in
+        size = await service_of(ctx).models.replaced_size(source, name)
+    except MCPOllamaError as exc:  # the same error the change would end in
         raise ToolError(str(exc)) from exc
     if size is None:  # nothing would be replaced
         return "needless"
     return Elicit(
-        f"Replace the model '{destination}' ({human_bytes(size)}) with a copy of '{source}'? "
-        f"The current '{destination}' is lost.",
+        f"Replace the model '{name}' ({human_bytes(size)}) with {replacement}? The current "
+        f"'{name}' is lost.",
         Consent,
     )
 

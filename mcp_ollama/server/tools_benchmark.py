@@ -12,6 +12,7 @@ from mcp_ollama.bench.metrics import BenchmarkResult, ComparisonResult
 from mcp_ollama.bench.reports import ReportKind, ReportList
 from mcp_ollama.bench.suite import MAX_MODELS, MAX_PROMPTS, MAX_RUNS, MAX_WARMUP
 from mcp_ollama.errors import InvalidInputError
+from mcp_ollama.generation.config_file import persist_tables
 from mcp_ollama.generation.presets_config import (
     ConfigCheck,
     ConfigFormat,
@@ -176,9 +177,10 @@ def register_benchmark_tools(box: ToolBox) -> None:
         ] = None,
         config_id: Annotated[str | None, Field(description="Or an id export_config saved")] = None,
         format: Annotated[ConfigFormat | None, Field(description="Guessed when left out")] = None,
+        persist: Annotated[bool, Field(description="Also save to the config file")] = False,
     ) -> ConfigImport:
-        """Add presets and per-model options to the running server until it restarts (all or
-        nothing)."""
+        """Add presets and per-model options to the running server (all or nothing); with
+        persist, also to the config file, keeping its comments."""
         with tool_errors():
             service = service_of(ctx)
             if content is not None and config_id is None:
@@ -188,11 +190,17 @@ def register_benchmark_tools(box: ToolBox) -> None:
             else:
                 raise InvalidInputError("pass either `content` or `config_id` (one of them)")
             presets, models = config_tables(parse_config(text, format))
+            if persist:  # first: a file that cannot be written leaves the server unchanged too
+                written = await anyio.to_thread.run_sync(
+                    persist_tables, config_file_path(), presets, models
+                )
+                kept = f"saved to {written}"
+            else:
+                kept = "they last until the server restarts (persist=true saves them)"
             service.presets.merge(presets, models)
             return ConfigImport(
                 presets=sorted(presets),
                 models=sorted(models),
                 message=f"imported {len(presets)} preset(s) and defaults for {len(models)} "
-                f"model(s); they last until the server restarts; to keep them, add them to "
-                f"{config_file_path()}",
+                f"model(s); {kept}",
             )

@@ -1,4 +1,4 @@
-"""Model-management tools: list, show, running, pull, copy, delete, unload."""
+"""Model-management tools: list, show, running, pull, create, copy, delete, unload."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context, Resolve
 from pydantic import Field
 
+from mcp_ollama.generation import validate_options
 from mcp_ollama.generation.runner import call_deadline
 from mcp_ollama.results import ModelInfo, ModelList, OperationResult, PullResult, RunningList
 from mcp_ollama.server._common import (
@@ -21,6 +22,7 @@ from mcp_ollama.server._common import (
 )
 from mcp_ollama.server.confirmations import (
     Consent,
+    ask_before_create,
     ask_before_delete,
     ask_before_overwrite,
     ask_before_pull,
@@ -93,6 +95,33 @@ def register_model_tools(box: ToolBox) -> None:
             step = decision(consent)
             refuse(step, f"replacing '{destination}' with a copy of '{source}'")
             return await service_of(ctx).models.copy(source, destination, confirmed=step == "go")
+
+    @box.tool(annotations=LOCAL_WRITE)
+    async def create_model(
+        model: Annotated[str, Field(min_length=1, max_length=256, description="New model name")],
+        source: Model,
+        ctx: Context[Any, Any],
+        consent: Annotated[ElicitationResult[Consent], Resolve(ask_before_create)],
+        system: Annotated[str | None, Field(description="Its system prompt")] = None,
+        parameters: Annotated[
+            dict[str, Any] | None, Field(description="Its default options, e.g. temperature")
+        ] = None,
+        template: Annotated[str | None, Field(description="Its prompt template (Go)")] = None,
+        timeout: Timeout = None,
+    ) -> OperationResult:
+        """Create a model from an installed one with its own system prompt, options and
+        template (a Modelfile's SYSTEM, PARAMETER, TEMPLATE)."""
+        with tool_errors(), call_deadline(timeout, "create_model", RETRY):
+            step = decision(consent)
+            refuse(step, f"replacing '{model}' with a new model made from '{source}'")
+            return await service_of(ctx).models.create(
+                model,
+                source,
+                system=system,
+                template=template,
+                parameters=validate_options(parameters, where="parameters") or None,
+                confirmed=step == "go",
+            )
 
     # The name is never filled from default_model: a deletion names what it deletes.
     @box.tool(annotations=LOCAL_DESTRUCTIVE)
