@@ -124,7 +124,7 @@ async def test_no_answer_is_a_json_dump_and_no_structured_field_is_null(
         ("show_model", {"model": LLAMA}),
         ("list_running_models", {}),
         ("pull_model", {"model": "tinyllama"}),
-        ("create_model", {"model": "terse", "source": LLAMA, "system": "Be brief."}),
+        ("create_model", {"name": "terse", "model": LLAMA, "system": "Be brief."}),
         ("copy_model", {"source": "tinyllama", "destination": "tiny-copy"}),
         ("delete_model", {"model": "tiny-copy"}),
         ("unload_model", {"model": LLAMA}),

@@ -4,6 +4,8 @@ installed (Ollama would pull it) or the name is taken (unless destructive operat
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 from mcp import Client
 
@@ -14,6 +16,7 @@ from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama
 from tests.mcp_helpers import error_text, ok
+from tests.test_confirmations import User
 
 pytestmark = pytest.mark.anyio
 
@@ -84,7 +87,7 @@ async def test_create_model_is_a_models_tool_that_makes_a_usable_model(settings:
     async with Client(build_server(models)) as client:
         result = await client.call_tool(
             "create_model",
-            {"model": "terse", "source": "llama3.2:1b", "system": "Answer in five words.",
+            {"name": "terse", "model": "llama3.2:1b", "system": "Answer in five words.",
              "parameters": {"temperature": 0.1, "num_predict": 32}},
         )  # fmt: skip
         answer = await client.call_tool("generate_text", {"model": "terse", "prompt": "Why?"})
@@ -102,7 +105,7 @@ async def test_an_unknown_parameter_is_refused_before_the_daemon_with_the_valid_
     async with Client(build_server(models)) as client:
         result = await client.call_tool(
             "create_model",
-            {"model": "terse", "source": "llama3.2:1b", "parameters": {"temprature": 0.1}},
+            {"name": "terse", "model": "llama3.2:1b", "parameters": {"temprature": 0.1}},
         )
 
     text = error_text(result)
@@ -117,8 +120,28 @@ async def test_replacing_a_model_through_the_tool_needs_consent_or_destructive_o
     models = settings.model_copy(update={"tools": ["models"]})
     async with Client(build_server(models)) as client:  # a client that cannot ask its user
         result = await client.call_tool(
-            "create_model", {"model": "qwen3:0.6b", "source": "llama3.2:1b", "system": "x"}
+            "create_model", {"name": "qwen3:0.6b", "model": "llama3.2:1b", "system": "x"}
         )
 
     assert "already exists" in error_text(result)
     assert fake.requests_to("/api/create") == []
+
+
+@pytest.mark.parametrize("action", ["accept", "decline"])
+async def test_creating_over_an_installed_model_asks_the_user_and_only_an_accept_creates(
+    settings: Settings, fake: FakeOllama, action: Literal["accept", "decline"]
+) -> None:
+    fake.add_model("mine:1b", size=2_000_000_000)
+    user = User(action)
+    models = settings.model_copy(update={"tools": ["models"]})
+    async with Client(build_server(models), elicitation_callback=user) as client:  # type: ignore[arg-type]
+        result = await client.call_tool(
+            "create_model", {"name": "mine:1b", "model": "llama3.2:1b", "system": "x"}
+        )
+
+    [question] = user.questions
+    assert "Replace the model 'mine:1b' (2.0 GB) with a new model made from 'llama3.2:1b'?" in (
+        question
+    )
+    assert result.is_error is (action != "accept")
+    assert len(fake.requests_to("/api/create")) == (1 if action == "accept" else 0)

@@ -106,10 +106,10 @@ async def ask_before_overwrite(
 
 
 async def ask_before_create(
-    model: str, source: str, ctx: Context[Any, Any]
+    name: str, model: str, ctx: Context[Any, Any]
 ) -> Answer | Elicit[Consent]:
-    """Ask before create_model replaces an installed model."""
-    return await _ask_before_replacing(model, source, f"a new model made from '{source}'", ctx)
+    """Ask before create_model replaces an installed model with one made from `model`."""
+    return await _ask_before_replacing(name, model, f"a new model made from '{model}'", ctx)
 
 
 async def _ask_before_replacing(

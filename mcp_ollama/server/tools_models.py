@@ -98,8 +98,8 @@ def register_model_tools(box: ToolBox) -> None:
 
     @box.tool(annotations=LOCAL_WRITE)
     async def create_model(
-        model: Annotated[str, Field(min_length=1, max_length=256, description="New model name")],
-        source: Model,
+        name: Annotated[str, Field(min_length=1, max_length=256, description="New model's name")],
+        model: Model,
         ctx: Context[Any, Any],
         consent: Annotated[ElicitationResult[Consent], Resolve(ask_before_create)],
         system: Annotated[str | None, Field(description="Its system prompt")] = None,
@@ -109,14 +109,14 @@ def register_model_tools(box: ToolBox) -> None:
         template: Annotated[str | None, Field(description="Its prompt template (Go)")] = None,
         timeout: Timeout = None,
     ) -> OperationResult:
-        """Create a model from an installed one with its own system prompt, options and
+        """Create a model named `name` from `model` with its own system prompt, options and
         template (a Modelfile's SYSTEM, PARAMETER, TEMPLATE)."""
         with tool_errors(), call_deadline(timeout, "create_model", RETRY):
             step = decision(consent)
-            refuse(step, f"replacing '{model}' with a new model made from '{source}'")
+            refuse(step, f"replacing '{name}' with a new model made from '{model}'")
             return await service_of(ctx).models.create(
+                name,
                 model,
-                source,
                 system=system,
                 template=template,
                 parameters=validate_options(parameters, where="parameters") or None,
