@@ -73,7 +73,6 @@ async def test_every_tool_refuses_an_argument_it_does_not_have_naming_the_valid_
             assert text.endswith(f"valid arguments: {', '.join(properties)}"), text
         else:
             assert text.endswith("it takes no arguments"), text
-        assert tool.input_schema["additionalProperties"] is False
     assert fake.requests == []
 
 

@@ -11,10 +11,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from mcp_ollama.bench.suite import BenchmarkPrompt
 from mcp_ollama.errors import MCPOllamaError
+from mcp_ollama.results import Result
 
 __all__ = [
     "METRICS",
@@ -68,7 +69,7 @@ METRIC_LABELS: dict[str, str] = {
 }
 
 
-class RunMetrics(BaseModel):
+class RunMetrics(Result):
     """One measured run of one prompt."""
 
     prompt: str = Field(description="The prompt's name")
@@ -88,7 +89,7 @@ class RunMetrics(BaseModel):
     done_reason: str | None = None
 
 
-class MetricStats(BaseModel):
+class MetricStats(Result):
     """One metric aggregated over the measured runs."""
 
     mean: float
@@ -99,7 +100,7 @@ class MetricStats(BaseModel):
     count: int = Field(description="Runs that reported this metric")
 
 
-class PromptResponse(BaseModel):
+class PromptResponse(Result):
     """A model's answer to one prompt (from its first measured run), for quality review."""
 
     prompt: str
@@ -107,7 +108,7 @@ class PromptResponse(BaseModel):
     thinking: str | None = None
 
 
-class BenchmarkResult(BaseModel):
+class BenchmarkResult(Result):
     """benchmark_model: per-run metrics and their aggregates for one model."""
 
     kind: Literal["benchmark"] = "benchmark"
@@ -138,7 +139,7 @@ class BenchmarkResult(BaseModel):
         return f"{self.model}@{self.host}" if self.host else self.model
 
 
-class ModelOutcome(BaseModel):
+class ModelOutcome(Result):
     """One model's part of a comparison (model@host with several hosts); `ok` is false when it
     failed."""
 
@@ -166,7 +167,7 @@ class ModelOutcome(BaseModel):
         return self._person_error or self.error
 
 
-class RankEntry(BaseModel):
+class RankEntry(Result):
     """A model's place for one metric (by median)."""
 
     rank: int
@@ -174,7 +175,7 @@ class RankEntry(BaseModel):
     value: float
 
 
-class ComparisonResult(BaseModel):
+class ComparisonResult(Result):
     """compare_models: the same suite on several models, side by side, with rankings."""
 
     kind: Literal["comparison"] = "comparison"

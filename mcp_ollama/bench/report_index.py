@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from mcp_ollama.errors import StorageError
+from mcp_ollama.results import Result
 from mcp_ollama.storage import read_bytes_inside, refuse_links, storage_error
 
 __all__ = ["PREFIXES", "ReportKind", "ReportList", "ReportScan", "ReportSummary", "orphans", "scan"]
@@ -28,7 +29,7 @@ PREFIXES: dict[str, ReportKind] = {"bench": "benchmark", "compare": "comparison"
 RENDERINGS = (".md", ".svg", ".html")
 
 
-class ReportSummary(BaseModel):
+class ReportSummary(Result):
     """One saved report, as listed."""
 
     id: str
@@ -39,7 +40,7 @@ class ReportSummary(BaseModel):
     uris: dict[str, str] = Field(description="Resources: json, markdown, html (and chart)")
 
 
-class ReportList(BaseModel):
+class ReportList(Result):
     """Saved reports, newest first."""
 
     reports: list[ReportSummary]
@@ -49,11 +50,11 @@ class ReportList(BaseModel):
     )
 
 
-class _Named(BaseModel):
+class _Named(Result):
     model: str
 
 
-class _BenchmarkHead(BaseModel):
+class _BenchmarkHead(Result):
     """What a listing needs of a benchmark report (the file holds much more)."""
 
     model: str
@@ -61,7 +62,7 @@ class _BenchmarkHead(BaseModel):
     created_at: str = ""
 
 
-class _ComparisonHead(BaseModel):
+class _ComparisonHead(Result):
     """What a listing needs of a comparison report."""
 
     models: list[_Named]

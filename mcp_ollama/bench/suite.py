@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_ollama.errors import InvalidInputError
+from mcp_ollama.results import Result
 
 __all__ = [
     "BUILTIN_SUITE",
@@ -122,7 +123,7 @@ _SUITE = (
 )
 
 
-class BenchmarkPrompt(BaseModel):
+class BenchmarkPrompt(Result):
     """One prompt of a suite."""
 
     name: str = Field(description="short, long_context, code, or prompt1.. for the caller's")
@@ -135,7 +136,7 @@ BUILTIN_SUITE: tuple[BenchmarkPrompt, ...] = tuple(
 """The built-in suite: a short answer, a long-context summary and a coding task."""
 
 
-class BenchmarkPlan(BaseModel):
+class BenchmarkPlan(Result):
     """What to run: the prompts, how many times, and how to pick each model's options."""
 
     prompts: list[BenchmarkPrompt]

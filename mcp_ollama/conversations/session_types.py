@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_ollama.ollama.types import ChatMessage
+from mcp_ollama.results import Result
 
 __all__ = ["SessionDetail", "SessionInfo", "SessionList", "SessionState", "StoredMessage"]
 
@@ -27,7 +28,7 @@ class StoredMessage(ChatMessage):
         return ChatMessage.model_validate(data)
 
 
-class SessionInfo(BaseModel):
+class SessionInfo(Result):
     """One session, without its messages."""
 
     session_id: str
@@ -41,7 +42,7 @@ class SessionInfo(BaseModel):
     updated_at: str
 
 
-class SessionList(BaseModel):
+class SessionList(Result):
     """The stored sessions, most recently used first."""
 
     sessions: list[SessionInfo]

@@ -19,12 +19,12 @@ from typing import Any, Protocol, TypeVar
 import anyio
 import structlog
 from anyio.abc import TaskGroup
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_ollama.conversations.database import Database, transaction
 from mcp_ollama.errors import StorageError
 from mcp_ollama.ollama.names import canonical_name
-from mcp_ollama.results import Usage
+from mcp_ollama.results import Result, Usage
 
 __all__ = ["ModelUsage", "UsageLedger", "UsageReport"]
 
@@ -52,7 +52,7 @@ class _HasUsage(Protocol):
 R = TypeVar("R", bound=_HasUsage)
 
 
-class ModelUsage(BaseModel):
+class ModelUsage(Result):
     """Totals for one model (or, as `total`, for all of them)."""
 
     model: str
@@ -67,7 +67,7 @@ class ModelUsage(BaseModel):
     last_call_at: str | None = None
 
 
-class UsageReport(BaseModel):
+class UsageReport(Result):
     """Usage per model since the data directory was created, plus the total."""
 
     models: list[ModelUsage]

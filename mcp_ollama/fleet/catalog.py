@@ -24,13 +24,12 @@ from typing import Literal
 import anyio
 import structlog
 from anyio.abc import TaskGroup
-from pydantic import BaseModel
 
 from mcp_ollama.errors import OllamaError, StorageError
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.names import canonical_name, same_model
 from mcp_ollama.ollama.types import ModelSummary, ShowResponse
-from mcp_ollama.results import LocalModel, ModelList, to_the_second
+from mcp_ollama.results import LocalModel, ModelList, Result, to_the_second
 from mcp_ollama.settings import Settings
 from mcp_ollama.storage import atomic_write_json, read_bytes_inside
 
@@ -71,7 +70,7 @@ def to_local_model(summary: ModelSummary, show: ShowResponse | None, *, loaded: 
     )
 
 
-class _CacheFile(BaseModel):
+class _CacheFile(Result):
     """The persisted list: what `cache/models.json` holds."""
 
     version: Literal[1] = 1

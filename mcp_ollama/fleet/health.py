@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_ollama.errors import (
     OllamaConnectionError,
@@ -27,6 +27,7 @@ from mcp_ollama.hosts import HostConfig
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.lifecycle import PROBE_TIMEOUT, DaemonManager, find_ollama_binary
 from mcp_ollama.ollama.names import canonical_name, same_model, tagged_variants
+from mcp_ollama.results import Result
 from mcp_ollama.settings import CLEAR_TEXT_SECRETS, Settings
 from mcp_ollama.storage import atomic_write_text
 
@@ -35,7 +36,7 @@ __all__ = ["HealthReport", "HostHealth", "check_health"]
 PROBE_NAME = ".health-check"
 
 
-class HostHealth(BaseModel):
+class HostHealth(Result):
     """One host of several: whether it answers, and what routing knows of it."""
 
     name: str
@@ -51,7 +52,7 @@ class HostHealth(BaseModel):
     started_by_server: bool = False
 
 
-class HealthReport(BaseModel):
+class HealthReport(Result):
     """Whether mcp-ollama can work here, and what to fix when it cannot."""
 
     healthy: bool = Field(description="True when nothing in `problems` needs fixing")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_ollama.errors import InvalidInputError, MCPOllamaError
 from mcp_ollama.progress import ProgressCallback
-from mcp_ollama.results import GenerationResult, Usage
+from mcp_ollama.results import GenerationResult, Result, Usage
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -26,7 +26,7 @@ MAX_BATCH = 1000
 GenerateOne = Callable[[str], Awaitable[GenerationResult]]
 
 
-class BatchItem(BaseModel):
+class BatchItem(Result):
     """The outcome of one prompt of a batch."""
 
     index: int = Field(description="Position of the prompt in the request, from 0")
@@ -37,7 +37,7 @@ class BatchItem(BaseModel):
     usage: Usage | None = None
 
 
-class BatchResult(BaseModel):
+class BatchResult(Result):
     """Every prompt's outcome, in request order."""
 
     model: str

@@ -13,10 +13,11 @@ import tomllib
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from mcp_ollama.errors import InvalidInputError, InvalidOptionError
 from mcp_ollama.generation.options import PresetBook, parse_user_preset, validate_options
+from mcp_ollama.results import Result
 from mcp_ollama.settings import Settings
 
 __all__ = [
@@ -38,7 +39,7 @@ MAX_CONFIG_DEPTH = 16
 TABLES = ("presets", "models")
 
 
-class ConfigCheck(BaseModel):
+class ConfigCheck(Result):
     """The outcome of validating a configuration."""
 
     valid: bool

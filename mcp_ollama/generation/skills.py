@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_ollama.errors import InvalidInputError, StorageError
+from mcp_ollama.results import Result
 from mcp_ollama.storage import read_bytes_inside
 
 __all__ = [
@@ -66,7 +67,7 @@ def join_system(skill_texts: Sequence[str], system: str | None) -> str | None:
     return SKILL_SEPARATOR.join(parts) if parts else None
 
 
-class Skill(BaseModel):
+class Skill(Result):
     """A skill's name and what it is about."""
 
     name: str
@@ -74,7 +75,7 @@ class Skill(BaseModel):
     size_chars: int
 
 
-class SkillList(BaseModel):
+class SkillList(Result):
     """The skills available in the skills directory."""
 
     skills_dir: str

@@ -33,12 +33,14 @@ ThinkLevel = bool | Literal["low", "medium", "high", "max"]
 Format = Literal["json"] | dict[str, Any]
 
 
+# Validators are built on first use (defer_build), not at import: start-up is measured, and
+# most of these are not needed until the first call.
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     def body(self, *, stream: bool) -> dict[str, Any]:
         """The JSON body, without unset fields, with `stream` explicit."""

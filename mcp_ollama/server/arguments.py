@@ -7,7 +7,6 @@ Nothing is ever silently ignored: an agent that guessed `max_tokens` learns to s
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -68,6 +67,8 @@ def _suggestion(name: str, valid: Collection[str]) -> str | None:
             return f"use options.{option} (options={{'{option}': ...}})"
         if target in valid:
             return f"use {target}"
+    import difflib  # only for a mistyped name: not worth its import at start-up
+
     close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.75)
     return f"did you mean {close[0]}?" if close else None
 

@@ -28,7 +28,7 @@ class _DefaultsToConfiguredModel:
 DEFAULTS_TO_CONFIGURED_MODEL = _DefaultsToConfiguredModel()
 Model = Annotated[
     str,
-    Field(min_length=1, max_length=256, description="Installed model, e.g. 'llama3.2:1b'"),
+    Field(min_length=1, max_length=256, description="e.g. 'llama3.2:1b'"),
     DEFAULTS_TO_CONFIGURED_MODEL,
 ]
 """The model a tool runs on; left out, it is `default_model` (or an error listing models)."""
@@ -42,7 +42,7 @@ Options = Annotated[
 ]
 Format = Annotated[
     Literal["json"] | dict[str, Any] | None,
-    Field(description="'json' or a JSON schema"),
+    WithJsonSchema({"type": ["string", "object"], "description": "'json' or a JSON schema"}),
 ]
 Think = bool | Literal["low", "medium", "high", "max"] | None
 # Strict types: in lax mode `true` would quietly become a keep_alive of 1 second.

@@ -1,17 +1,16 @@
-"""Lean JSON schemas for `tools/list`: what pydantic generates, without what an agent pays for
-and cannot use (titles, `null` branches, defaults of results, `additionalProperties: true`,
-`$defs` used once, docstrings of nested models repeated in every tool).
+"""Lean argument schemas for `tools/list`: what pydantic generates, without what an agent pays
+for and cannot use (titles, `null` branches of optional arguments, `additionalProperties: true`,
+`$defs` used once, docstrings of nested models, string length limits the server enforces).
 
-The result is still a correct schema for what the tool accepts or returns: nothing that
-constrains a value is dropped. Results leave out fields that are null (structured content is
-dumped with `exclude_none`), so their schemas need no `null` either.
+The result is still a correct schema for what the tool accepts: an object nested in an argument
+is shown as `{"type": "object"}` and checked by the server. (Result schemas: `output_schemas.py`.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["lean_input_schema", "lean_output_schema"]
+__all__ = ["lean_input_schema"]
 
 Schema = dict[str, Any]
 _DEFS_PREFIX = "#/$defs/"
@@ -22,8 +21,8 @@ _NAMED = ("properties", "$defs", "patternProperties")
 
 
 # Objects nested deeper than this are shown as `{"type": "object"}`: an agent needs the names
-# and types of what it sends and gets; the shape of an object inside one (a chat message, a
-# model in a list) is told by the argument's description, or by the text of the answer.
+# and types of what it sends; the shape of an object inside one (a chat message) is told by the
+# argument's description.
 DEPTH = 1
 # Safety limits on string lengths are enforced by the server; an agent has no use for them.
 _SERVER_SIDE = frozenset({"minLength", "maxLength"})
@@ -31,18 +30,12 @@ _SERVER_SIDE = frozenset({"minLength", "maxLength"})
 
 def lean_input_schema(schema: Schema) -> Schema:
     """An argument schema: argument descriptions kept, models' own docstrings dropped; an
-    optional argument is simply its type (leaving it out is how an agent says "none"); unknown
-    arguments are refused (`additionalProperties: false`)."""
-    lean: Schema = _lean(_inline(schema), output=False, depth=1, limit=DEPTH)
-    lean["additionalProperties"] = False
-    return lean
+    optional argument is simply its type (leaving it out is how an agent says "none").
 
-
-def lean_output_schema(schema: Schema) -> Schema:
-    """A result schema: names and types only (the tool's description and the field names say
-    what it returns; the text content is what the model reads). No `required`: a field is
-    simply absent when it is null."""
-    lean: Schema = _lean(_inline(schema), output=True, depth=1, limit=DEPTH)
+    No `additionalProperties: false`: the server refuses an unknown argument itself, with what
+    to send instead, where a client that read the schema would refuse it with less to go on.
+    """
+    lean: Schema = _lean(_inline(schema), depth=1)
     return lean
 
 
@@ -50,48 +43,43 @@ def _is_object(node: Schema) -> bool:
     return node.get("type") == "object" or "properties" in node
 
 
-def _lean(node: Any, *, output: bool, depth: int, limit: int, field: bool = False) -> Any:
+def _lean(node: Any, *, depth: int, field: bool = False) -> Any:
     if not isinstance(node, dict):
         return node
-    if _is_object(node) and depth > limit:
+    if _is_object(node) and depth > DEPTH:
         kept = {k: v for k, v in node.items() if k == "description" and field}
         node = {"type": "object", **kept}
     inner = depth + 1 if _is_object(node) else depth
     out: Schema = {}
     for key, value in node.items():
         if key in _ONE and isinstance(value, dict):
-            out[key] = _lean(
-                value, output=output, depth=depth if key == "items" else inner, limit=limit
-            )
+            out[key] = _lean(value, depth=depth if key == "items" else inner)
         elif key in _MANY:
-            out[key] = [_lean(item, output=output, depth=depth, limit=limit) for item in value]
+            out[key] = [_lean(item, depth=depth) for item in value]
         elif key in _NAMED:
             out[key] = {
-                name: _lean(
-                    item, output=output, depth=inner, limit=limit, field=key == "properties"
-                )
+                name: _lean(item, depth=inner, field=key == "properties")
                 for name, item in value.items()
             }
-        elif not _dropped(key, value, node, output=output, field=field):
+        elif not _dropped(key, value, node, field=field):
             out[key] = value
     if out.get("additionalProperties") is True:
         del out["additionalProperties"]
     return _merge_types(_drop_null(out))
 
 
-def _dropped(key: str, value: Any, node: Schema, *, output: bool, field: bool) -> bool:
-    if key == "title" or key in _SERVER_SIDE or (key == "required" and output):
+def _dropped(key: str, value: Any, node: Schema, *, field: bool) -> bool:
+    if key == "title" or key in _SERVER_SIDE:
         return True
-    if key == "default" and (output or value is None or value is False or value == ""):
+    if key == "default" and (value is None or value is False or value == ""):
         return True
     # An argument's description stays; a nested model's docstring (an object with properties
-    # that is not itself an argument) and every description of a result go.
-    return key == "description" and (output or ("properties" in node and not field))
+    # that is not itself an argument) goes.
+    return key == "description" and "properties" in node and not field
 
 
 def _drop_null(node: Schema) -> Schema:
-    """`anyOf: [X, {type: null}]` as X: an optional argument is left out, a null result field
-    is not sent."""
+    """`anyOf: [X, {type: null}]` as X: an optional argument is simply left out."""
     branches = node.get("anyOf")
     if not isinstance(branches, list) or {"type": "null"} not in branches:
         return node

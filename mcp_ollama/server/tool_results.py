@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_ollama.generation.options import Preset
+from mcp_ollama.results import Result
 
 __all__ = ["ConfigExport", "ConfigImport", "PresetList", "ReportContent"]
 
 
-class PresetList(BaseModel):
+class PresetList(Result):
     """Every preset: built-in ones and those from configuration."""
 
     presets: list[Preset]
@@ -21,7 +22,7 @@ class PresetList(BaseModel):
     )
 
 
-class ReportContent(BaseModel):
+class ReportContent(Result):
     """One saved report, as JSON text or Markdown."""
 
     id: str
@@ -29,7 +30,7 @@ class ReportContent(BaseModel):
     content: str
 
 
-class ConfigExport(BaseModel):
+class ConfigExport(Result):
     """The configuration (user presets and per-model defaults), ready for config.toml."""
 
     toml: str = Field(description="Paste into the config file to keep it")
@@ -39,7 +40,7 @@ class ConfigExport(BaseModel):
     config_file: str = Field(description="The config file the server reads at start")
 
 
-class ConfigImport(BaseModel):
+class ConfigImport(Result):
     """What an import changed."""
 
     presets: list[str] = Field(description="Presets added or replaced")

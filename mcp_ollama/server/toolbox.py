@@ -8,6 +8,7 @@ A tools module declares its tools with `@box.tool(...)` exactly as it would with
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,8 +31,9 @@ from mcp_ollama.server._common import service_of
 from mcp_ollama.server.answers import renderer_for
 from mcp_ollama.server.arguments import invalid_arguments, unknown_arguments
 from mcp_ollama.server.confirmations import can_ask
+from mcp_ollama.server.output_schemas import output_schema
 from mcp_ollama.server.params import DEFAULTS_TO_CONFIGURED_MODEL
-from mcp_ollama.server.schemas import lean_input_schema, lean_output_schema
+from mcp_ollama.server.schemas import lean_input_schema
 from mcp_ollama.settings import Settings
 from mcp_ollama.toolsets import DESTRUCTIVE, TOOLS, not_enabled
 
@@ -161,14 +163,22 @@ class ToolBox:
         annotations: ToolAnnotations,
         meta: dict[str, Any] | None,
     ) -> LeanTool:
+        output = typing.get_type_hints(fn).get("return")
+        if not (isinstance(output, type) and issubclass(output, BaseModel)):
+            raise TypeError(f"tool {name!r} must return a pydantic model (its structured content)")
+        # structured_output=False: the SDK would generate pydantic's full JSON schema of the
+        # result, the slowest part of start-up; `output_schema()` reads the fields instead.
         tool = LeanTool.from_function(
             fn,
             name=name,
             description=_one_paragraph(fn.__doc__),
             annotations=annotations,
             meta=meta,
+            structured_output=False,
         )
         assert isinstance(tool, LeanTool)
+        tool.fn_metadata.output_schema = output_schema(output)
+        tool.render = renderer_for(output)
         fields = tool.fn_metadata.arg_model.model_fields
         tool.accepted = tuple(info.alias or field for field, info in fields.items())
         tool.model_argument = next(
@@ -185,12 +195,6 @@ class ToolBox:
             tool.default_model = default_model
             _optional_model(parameters, tool.model_argument, default_model)
         tool.parameters = parameters
-        output = tool.fn_metadata.output_model
-        if not (isinstance(output, type) and issubclass(output, BaseModel)):
-            raise TypeError(f"tool {name!r} must return a pydantic model (its structured content)")
-        tool.render = renderer_for(output)
-        if tool.fn_metadata.output_schema is not None:
-            tool.fn_metadata.output_schema = lean_output_schema(tool.fn_metadata.output_schema)
         return tool
 
 

@@ -65,8 +65,7 @@ def register_benchmark_tools(box: ToolBox) -> None:
         max_tokens: MaxTokens = None,
         save_report: SaveReport = True,
     ) -> BenchmarkResult:
-        """Measure a model's speed (tokens/s, time to first token, load) with Ollama's
-        counters; saves a report."""
+        """Measure a model's speed (tokens/s, time to first token, load); saves a report."""
         with tool_errors():
             return await service_of(ctx).bench.benchmark(
                 model,
@@ -95,8 +94,8 @@ def register_benchmark_tools(box: ToolBox) -> None:
         max_tokens: MaxTokens = None,
         save_report: SaveReport = True,
     ) -> ComparisonResult:
-        """Run the same prompts on several models in turn to choose one: speed per model,
-        the winners, and a saved report with the answers side by side."""
+        """Run the same prompts on several models to choose one: speed per model, the
+        winners, a report with the answers."""
         with tool_errors():
             return await service_of(ctx).bench.compare(
                 models,

@@ -111,8 +111,8 @@ def register_generation_tools(box: ToolBox) -> None:
         timeout: Timeout = None,
         save_output: SaveOutput = False,
     ) -> ChatResult:
-        """Chat with a local model: messages, function tools, or a session the server keeps
-        within the context window. For one prompt, generate_text."""
+        """Chat with a local model: messages, function tools, or a session the server keeps.
+        For one prompt, generate_text."""
         with tool_errors():
             service = service_of(ctx)
             result = await service.generation.chat(
@@ -158,8 +158,7 @@ def register_generation_tools(box: ToolBox) -> None:
         keep_alive: KeepAlive = None,
         timeout: Timeout = None,
     ) -> EmbedResult:
-        """Embed texts with a local embedding model; the vectors are in structured
-        content."""
+        """Embed texts with a local embedding model; vectors in structured content."""
         with tool_errors():
             return await service_of(ctx).generation.embed(
                 model,

@@ -19,8 +19,7 @@ def register_health_tools(box: ToolBox) -> None:
 
     @box.tool(name="check_health", annotations=LOCAL_READ)
     async def check_health_tool(ctx: Context[Any, Any]) -> HealthReport:
-        """Check Ollama, the default model and the data directory, and say what to fix.
-        Never starts Ollama."""
+        """Check Ollama, the default model and the data directory; says what to fix."""
         service = service_of(ctx)
         with tool_errors():
             return await check_fleet_health(service.settings, service.fleet)

@@ -49,7 +49,7 @@ def register_model_tools(box: ToolBox) -> None:
         force_refresh: Annotated[bool, Field(description="Skip the 30 s cache")] = False,
         timeout: Timeout = None,
     ) -> ModelList:
-        """List installed models: size, parameters, quantization, context, capabilities."""
+        """List installed models: size, parameters, context, capabilities."""
         with tool_errors(), call_deadline(timeout, "list_local_models", RETRY):
             return await service_of(ctx).models.list_models(force_refresh=force_refresh)
 
@@ -57,7 +57,7 @@ def register_model_tools(box: ToolBox) -> None:
     async def show_model(
         model: Model, ctx: Context[Any, Any], timeout: Timeout = None
     ) -> ModelInfo:
-        """Show one model's details: context window, capabilities, parameters, license."""
+        """One model's details: context, capabilities, parameters, license."""
         with tool_errors(), call_deadline(timeout, "show_model", RETRY):
             return await service_of(ctx).models.show_model(model)
 
