@@ -28,7 +28,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_ollama.server._common import AppState
 
-__all__ = ["LEGACY_LOG_LEVEL", "SEND_TIMEOUT", "Clients", "Peer", "is_modern", "send_bounded"]
+__all__ = ["SEND_TIMEOUT", "Clients", "Peer", "send_bounded"]
 
 LEGACY_LOG_LEVEL: LoggingLevel = "warning"
 """What a handshake-era client gets before it calls logging/setLevel: what needs attention."""
