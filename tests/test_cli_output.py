@@ -10,8 +10,10 @@ import json
 import os
 import pty
 import re
+import select
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -31,6 +33,37 @@ class FakeTTY(io.StringIO):
 
     def isatty(self) -> bool:
         return True
+
+
+def on_a_terminal(
+    argv: list[str], env: dict[str, str], *, stdout: bool, timeout: float = 60
+) -> tuple[int, str]:
+    """Run `argv` with stderr (and `stdout`) on a pseudo-terminal; its exit code and all it
+    wrote there, read until it closes the terminal (bounded by `timeout`)."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=follower if stdout else subprocess.DEVNULL,
+        stderr=follower, env=env,
+    )  # fmt: skip
+    os.close(follower)
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    try:
+        while select.select([leader], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        else:
+            process.kill()
+            pytest.fail(f"{argv} still wrote to the terminal after {timeout:g} s")
+        code = process.wait(timeout=timeout)
+    finally:
+        os.close(leader)
+    return code, b"".join(chunks).decode().replace("\r\n", "\n")
 
 
 def screen(text: str) -> list[str]:
@@ -56,30 +89,15 @@ async def test_a_line_written_during_a_run_never_shares_the_bars_line() -> None:
 def test_the_bar_ends_on_its_own_line_when_the_last_model_fails(
     fake: FakeOllama, fake_ollama: FakeServerHandle, tmp_path: Path
 ) -> None:
-    leader, follower = pty.openpty()  # stdout and stderr on one terminal, as a person sees them
     env = {**os.environ, "OLLAMA_HOST": fake_ollama.url, "MCP_OLLAMA_AUTO_START": "false",
            "MCP_OLLAMA_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
     args = ["compare", "llama3.2:1b", "ghost:1b", "--runs", "1", "--warmup", "0", "--prompt", "x"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mcp_ollama", *args],
-        stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, env=env,
-    )  # fmt: skip
-    os.close(follower)
-    chunks: list[bytes] = []
-    try:
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        assert process.wait(timeout=60) == 1
-    finally:
-        os.close(leader)
 
-    lines = screen(b"".join(chunks).decode().replace("\r\n", "\n"))
+    # stdout and stderr on one terminal, as a person sees them
+    code, shown = on_a_terminal([sys.executable, "-m", "mcp_ollama", *args], env, stdout=True)
+
+    assert code == 1
+    lines = screen(shown)
     bar = next(line for line in lines if line.startswith("[#"))
     assert bar.endswith("llama3.2:1b: prompt1, run 1/1, 2000.0 tokens/s")
     assert any(line.startswith("Comparison: 1 prompt(s)") for line in lines)
@@ -168,27 +186,13 @@ logging.getLogger("mcp.server").info("sdk line")
 
 def run_probe(*, json_mode: bool, env: dict[str, str] | None = None) -> str:
     """stderr of a process that logs through our logging, stdlib and structlog alike."""
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
+    code, shown = on_a_terminal(
         [sys.executable, "-c", LOG_PROBE.format(json=json_mode)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower,
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **(env or {})},
-    )  # fmt: skip
-    os.close(follower)
-    chunks = []
-    try:
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        assert process.wait(timeout=30) == 0
-    finally:
-        os.close(leader)
-    return b"".join(chunks).decode().replace("\r\n", "\n")
+        {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **(env or {})},
+        stdout=False,
+    )
+    assert code == 0
+    return shown
 
 
 def test_json_logs_are_one_line_per_event_for_every_logger_with_exceptions_as_a_field() -> None:
