@@ -287,8 +287,8 @@ async def compare_targets(
     )
 
 
-def check_models(models: Sequence[str], *, at_least: int = 2) -> list[str]:
-    """The names validated, each model once.
+def check_models(models: Sequence[str], *, at_least: int = 2, hosts: bool = False) -> list[str]:
+    """The names validated, each model once (`hosts`: the caller could also give hosts).
 
     Raises:
         InvalidInputError: a bad name, a model listed twice, or fewer than `at_least`.
@@ -303,8 +303,9 @@ def check_models(models: Sequence[str], *, at_least: int = 2) -> list[str]:
             )
         seen[key] = name
     if len(names) < at_least:
+        alternative = " (or one model and two hosts)" if hosts else ""
         raise InvalidInputError(
-            "compare_models needs at least two models; use benchmark_model for one"
+            f"compare_models needs at least two models{alternative}; use benchmark_model for one"
         )
     if len(names) > MAX_MODELS:
         raise InvalidInputError(f"{len(names)} models given; compare at most {MAX_MODELS}")

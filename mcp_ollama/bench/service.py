@@ -148,7 +148,7 @@ class BenchService:
                 prompt, run count or host.
             StorageError: the report could not be saved.
         """
-        names = check_models(models, at_least=1 if hosts else 2)
+        names = check_models(models, at_least=1 if hosts else 2, hosts=not self.fleet.single)
         plan = self._benchmark_plan(prompts, runs, warmup, preset)
         resolve = self._benchmark_resolver(preset, options, max_tokens)
         keep_alive = check_keep_alive(keep_alive)

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mcp_ollama.fleet.health import HealthReport
+from mcp_ollama.fleet.health import HealthReport, HostHealth
 from mcp_ollama.ollama.types import ToolCall
 from mcp_ollama.results import (
     ChatResult,
@@ -67,6 +67,7 @@ def generation(result: GenerationResult) -> str:
         result.model,
         result.usage,
         _done(result.done_reason),
+        f"on {result.host}" if result.host else None,
         "via the ollama CLI" if result.served_by == "cli" else None,
         f"saved as {result.saved_output}" if result.saved_output else None,
     )
@@ -81,6 +82,7 @@ def chat(result: ChatResult) -> str:
         result.usage,
         _done(result.done_reason),
         f"session_id {result.session_id}" if result.session_id else None,
+        f"on {result.host}" if result.host else None,
         "via the ollama CLI" if result.served_by == "cli" else None,
         f"saved as {result.saved_output}" if result.saved_output else None,
     )
@@ -201,13 +203,30 @@ def health(result: HealthReport) -> str:
         if result.daemon_reachable
         else f"Ollama does not answer at {result.daemon_url}"
     )
+    if result.hosts:
+        up = sum(h.reachable for h in result.hosts)
+        daemon = f"{up} of {len(result.hosts)} hosts answer"
     lines = [f"{'Healthy' if result.healthy else 'Unhealthy'}: {daemon}."]
+    lines += [_host_line(h) for h in result.hosts or []]
     lines += [f"problem: {p}" for p in result.problems]
     lines += [f"warning: {w}" for w in result.warnings]
     if result.default_model:
         lines.append(f"default model: {result.default_model}")
     lines.append(f"tools ({len(result.tools)}): {', '.join(result.tools)}")
     return "\n".join(lines)
+
+
+def _host_line(host: HostHealth) -> str:
+    if not host.reachable:
+        return f"{host.name} ({host.url}): does not answer"
+    return join(
+        [
+            f"{host.name} ({host.url}): Ollama {host.version}",
+            f"{host.models} models" if host.models is not None else None,
+            f"loaded {','.join(host.loaded)}" if host.loaded else None,
+            "marked down" if host.marked_down else None,
+        ]
+    )
 
 
 Renderer = Callable[[Any], str]

@@ -68,7 +68,7 @@ def benchmark(result: BenchmarkResult) -> str:
     rows.append(["all", *_medians(result.summary)])
     return "\n".join(
         [
-            f"{result.model}, {plan} (medians):",
+            f"{result.label}, {plan} (medians):",
             table(["prompt", *HEADERS], rows),
             _report_line(result.report_id, "every run and the answers"),
         ]

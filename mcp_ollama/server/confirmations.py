@@ -81,44 +81,49 @@ def refuse(outcome: Decision, what: str) -> None:
         )
 
 
-async def ask_before_delete(model: str, ctx: Context[Any, Any]) -> Answer | Elicit[Consent]:
-    """Ask before deleting an installed model."""
+async def ask_before_delete(
+    model: str, ctx: Context[Any, Any], host: str | None = None
+) -> Answer | Elicit[Consent]:
+    """Ask before deleting an installed model (from `host`, with several hosts)."""
     if not can_ask(ctx):
         return "unasked"
     try:
-        size = await service_of(ctx).models.installed_size(model)
+        size = await service_of(ctx).models.installed_size(model, host=host)
     except MCPOllamaError as exc:  # the same error the deletion would end in
         raise ToolError(str(exc)) from exc
     if size is None:  # nothing to delete: the daemon says so
         return "needless"
+    where = f"host '{host}'" if host else "this machine"
     return Elicit(
-        f"Delete the model '{model}' ({human_bytes(size)}) from this machine? Using it again "
+        f"Delete the model '{model}' ({human_bytes(size)}) from {where}? Using it again "
         "means pulling it again.",
         Consent,
     )
 
 
 async def ask_before_overwrite(
-    source: str, destination: str, ctx: Context[Any, Any]
+    source: str, destination: str, ctx: Context[Any, Any], host: str | None = None
 ) -> Answer | Elicit[Consent]:
-    """Ask before a copy replaces an installed model."""
-    return await _ask_before_replacing(destination, source, f"a copy of '{source}'", ctx)
+    """Ask before a copy replaces an installed model (on `host`, with several hosts)."""
+    return await _ask_before_replacing(destination, source, f"a copy of '{source}'", ctx, host=host)
 
 
 async def ask_before_create(
-    name: str, model: str, ctx: Context[Any, Any]
+    name: str, model: str, ctx: Context[Any, Any], host: str | None = None
 ) -> Answer | Elicit[Consent]:
     """Ask before create_model replaces an installed model with one made from `model`."""
-    return await _ask_before_replacing(name, model, f"a new model made from '{model}'", ctx)
+    return await _ask_before_replacing(
+        name, model, f"a new model made from '{model}'", ctx, host=host
+    )
 
 
 async def _ask_before_replacing(
-    name: str, source: str, replacement: str, ctx: Context[Any, Any]
+    name: str, source: str, replacement: str, ctx: Context[Any, Any], *, host: str | None
 ) -> Answer | Elicit[Consent]:
     if not can_ask(ctx):
         return "unasked"
     try:
-        size = await service_of(ctx).models.replaced_size(source, name)
+        size = await service_of(ctx).models.replaced_size(source, name, host=host)
     except MCPOllamaError as exc:  # the same error the change would end in
         raise ToolError(str(exc)) from exc
     if size is None:  # nothing would be replaced
@@ -131,14 +136,14 @@ async def _ask_before_replacing(
 
 
 async def ask_before_pull(
-    model: str, insecure: bool, ctx: Context[Any, Any]
+    model: str, insecure: bool, ctx: Context[Any, Any], host: str | None = None
 ) -> Answer | Elicit[Consent]:
-    """Ask before a pull downloads more than `confirm_pull_bytes`."""
+    """Ask before a pull downloads more than `confirm_pull_bytes` (to one host)."""
     if not can_ask(ctx):
         return "unasked"
     service = service_of(ctx)
     try:
-        size = await service.models.download_size(model, insecure=insecure)
+        size = await service.models.download_size(model, host=host, insecure=insecure)
     except MCPOllamaError as exc:
         raise ToolError(str(exc)) from exc
     limit = service.settings.confirm_pull_bytes

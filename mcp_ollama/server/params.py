@@ -9,11 +9,15 @@ from pydantic import Field, StrictFloat, StrictInt, StrictStr, WithJsonSchema
 
 __all__ = [
     "DEFAULTS_TO_CONFIGURED_MODEL",
+    "SEVERAL_HOSTS_ONLY",
     "Format",
+    "Host",
+    "Hosts",
     "KeepAlive",
     "Model",
     "Options",
     "Preset",
+    "PullHost",
     "SaveOutput",
     "Skills",
     "Think",
@@ -26,6 +30,28 @@ class _DefaultsToConfiguredModel:
 
 
 DEFAULTS_TO_CONFIGURED_MODEL = _DefaultsToConfiguredModel()
+
+
+class _SeveralHostsOnly:
+    """Marks an argument listed only when several hosts are configured (see `toolbox`): with
+    one host there is nothing to choose, and nothing for an agent to pay for."""
+
+
+SEVERAL_HOSTS_ONLY = _SeveralHostsOnly()
+Host = Annotated[
+    str | None, Field(min_length=1, max_length=64, description="Host name"), SEVERAL_HOSTS_ONLY
+]
+"""The host to run on; left out, routing picks one that has the model."""
+PullHost = Annotated[
+    str | None,
+    Field(min_length=1, max_length=64, description="Host name, or 'all'"),
+    SEVERAL_HOSTS_ONLY,
+]
+Hosts = Annotated[
+    list[str] | None,
+    Field(min_length=1, max_length=16, description="Host names: rank the machines"),
+    SEVERAL_HOSTS_ONLY,
+]
 Model = Annotated[
     str,
     Field(min_length=1, max_length=256, description="e.g. 'llama3.2:1b'"),

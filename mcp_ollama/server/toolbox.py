@@ -1,6 +1,7 @@
 """How every tool is registered: only when the `tools` setting enables it, strict about its
-arguments, with lean schemas, its `model` defaulting to `default_model`, and its answer
-rendered as text for the model (`answers.py`) next to compact structured content.
+arguments, with lean schemas, its `model` defaulting to `default_model`, its `host` arguments
+only when several hosts are configured, and its answer rendered as text for the model
+(`answers.py`) next to compact structured content.
 
 A tools module declares its tools with `@box.tool(...)` exactly as it would with
 `@mcp.tool(...)`; `build_server()` hands the collected `LeanTool`s to `MCPServer(tools=...)`.
@@ -32,7 +33,7 @@ from mcp_ollama.server.answers import renderer_for
 from mcp_ollama.server.arguments import invalid_arguments, unknown_arguments
 from mcp_ollama.server.confirmations import can_ask
 from mcp_ollama.server.output_schemas import output_schema
-from mcp_ollama.server.params import DEFAULTS_TO_CONFIGURED_MODEL
+from mcp_ollama.server.params import DEFAULTS_TO_CONFIGURED_MODEL, SEVERAL_HOSTS_ONLY
 from mcp_ollama.server.schemas import lean_input_schema
 from mcp_ollama.settings import Settings
 from mcp_ollama.toolsets import DESTRUCTIVE, TOOLS, not_enabled
@@ -190,6 +191,15 @@ class ToolBox:
             None,
         )
         parameters = lean_input_schema(tool.parameters)
+        if len(self.settings.host_configs()) == 1:
+            hidden = [
+                info.alias or field
+                for field, info in fields.items()
+                if SEVERAL_HOSTS_ONLY in info.metadata
+            ]
+            tool.accepted = tuple(a for a in tool.accepted if a not in hidden)
+            for argument in hidden:
+                del parameters["properties"][argument]
         default_model = self.settings.default_model
         if tool.model_argument is not None and default_model:
             tool.default_model = default_model

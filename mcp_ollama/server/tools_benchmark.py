@@ -31,7 +31,7 @@ from mcp_ollama.server._common import (
     tool_errors,
 )
 from mcp_ollama.server.apps import REPORT_VIEW_META
-from mcp_ollama.server.params import Model, Options, Preset
+from mcp_ollama.server.params import Host, Hosts, Model, Options, Preset
 from mcp_ollama.server.tool_results import ConfigExport, ConfigImport, PresetList, ReportContent
 from mcp_ollama.server.toolbox import ToolBox
 from mcp_ollama.settings import config_file_path
@@ -64,6 +64,7 @@ def register_benchmark_tools(box: ToolBox) -> None:
         options: Options = None,
         max_tokens: MaxTokens = None,
         save_report: SaveReport = True,
+        host: Host = None,
     ) -> BenchmarkResult:
         """Measure a model's speed (tokens/s, time to first token, load); saves a report."""
         with tool_errors():
@@ -76,6 +77,7 @@ def register_benchmark_tools(box: ToolBox) -> None:
                 options=options,
                 max_tokens=max_tokens,
                 save_report=save_report,
+                host=host,
                 on_progress=progress_callback(ctx),
             )
 
@@ -83,7 +85,7 @@ def register_benchmark_tools(box: ToolBox) -> None:
     async def compare_models(
         models: Annotated[
             list[str],
-            Field(min_length=2, max_length=MAX_MODELS, description="2 or more installed models"),
+            Field(min_length=1, max_length=MAX_MODELS, description="2+ models, or 1 with hosts"),
         ],
         ctx: Context[Any, Any],
         prompts: Prompts = None,
@@ -93,6 +95,7 @@ def register_benchmark_tools(box: ToolBox) -> None:
         options: Options = None,
         max_tokens: MaxTokens = None,
         save_report: SaveReport = True,
+        hosts: Hosts = None,
     ) -> ComparisonResult:
         """Run the same prompts on several models to choose one: speed per model, the
         winners, a report with the answers."""
@@ -106,6 +109,7 @@ def register_benchmark_tools(box: ToolBox) -> None:
                 options=options,
                 max_tokens=max_tokens,
                 save_report=save_report,
+                hosts=hosts,
                 on_progress=progress_callback(ctx),
             )
 

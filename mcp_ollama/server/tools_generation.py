@@ -18,6 +18,7 @@ from mcp_ollama.server._common import (
 )
 from mcp_ollama.server.params import (
     Format,
+    Host,
     KeepAlive,
     Model,
     Options,
@@ -52,6 +53,7 @@ def register_generation_tools(box: ToolBox) -> None:
         keep_alive: KeepAlive = None,
         timeout: Timeout = None,
         save_output: SaveOutput = False,
+        host: Host = None,
     ) -> GenerationResult:
         """Answer one prompt with a local model, without history (chat keeps a
         conversation)."""
@@ -71,6 +73,7 @@ def register_generation_tools(box: ToolBox) -> None:
                 raw=raw,
                 keep_alive=keep_alive,
                 timeout=timeout,
+                host=host,
                 on_progress=progress_callback(ctx),
             )
             if save_output:
@@ -110,6 +113,7 @@ def register_generation_tools(box: ToolBox) -> None:
         keep_alive: KeepAlive = None,
         timeout: Timeout = None,
         save_output: SaveOutput = False,
+        host: Host = None,
     ) -> ChatResult:
         """Chat with a local model: messages, function tools, or a session the server keeps.
         For one prompt, generate_text."""
@@ -128,6 +132,7 @@ def register_generation_tools(box: ToolBox) -> None:
                 think=think,
                 keep_alive=keep_alive,
                 timeout=timeout,
+                host=host,
                 on_progress=progress_callback(ctx),
             )
             if save_output:
@@ -157,6 +162,7 @@ def register_generation_tools(box: ToolBox) -> None:
         ] = None,
         keep_alive: KeepAlive = None,
         timeout: Timeout = None,
+        host: Host = None,
     ) -> EmbedResult:
         """Embed texts with a local embedding model; vectors in structured content."""
         with tool_errors():
@@ -167,4 +173,5 @@ def register_generation_tools(box: ToolBox) -> None:
                 truncate=truncate,
                 keep_alive=keep_alive,
                 timeout=timeout,
+                host=host,
             )

@@ -29,7 +29,7 @@ from mcp_ollama.server.confirmations import (
     decision,
     refuse,
 )
-from mcp_ollama.server.params import Model, Timeout
+from mcp_ollama.server.params import Host, Model, PullHost, Timeout
 from mcp_ollama.server.toolbox import ToolBox
 
 __all__ = ["register_model_tools"]
@@ -55,17 +55,19 @@ def register_model_tools(box: ToolBox) -> None:
 
     @box.tool(annotations=LOCAL_READ)
     async def show_model(
-        model: Model, ctx: Context[Any, Any], timeout: Timeout = None
+        model: Model, ctx: Context[Any, Any], host: Host = None, timeout: Timeout = None
     ) -> ModelInfo:
         """One model's details: context, capabilities, parameters, license."""
         with tool_errors(), call_deadline(timeout, "show_model", RETRY):
-            return await service_of(ctx).models.show_model(model)
+            return await service_of(ctx).models.show_model(model, host=host)
 
     @box.tool(annotations=LOCAL_READ)
-    async def list_running_models(ctx: Context[Any, Any], timeout: Timeout = None) -> RunningList:
+    async def list_running_models(
+        ctx: Context[Any, Any], host: Host = None, timeout: Timeout = None
+    ) -> RunningList:
         """List the models loaded in memory now, with their memory use and expiry."""
         with tool_errors(), call_deadline(timeout, "list_running_models", RETRY):
-            return await service_of(ctx).models.running_models()
+            return await service_of(ctx).models.running_models(host=host)
 
     @box.tool(annotations=REGISTRY_WRITE)
     async def pull_model(
@@ -73,13 +75,14 @@ def register_model_tools(box: ToolBox) -> None:
         ctx: Context[Any, Any],
         consent: Annotated[ElicitationResult[Consent], Resolve(ask_before_pull)],
         insecure: Annotated[bool, Field(description="Allow a plain-http registry")] = False,
+        host: PullHost = None,
         timeout: Timeout = None,
     ) -> PullResult:
         """Download a model from the Ollama registry (a cut download resumes)."""
         with tool_errors(), call_deadline(timeout, f"pulling '{model}'", PULL_RETRY):
             refuse(decision(consent), f"downloading '{model}'")
             return await service_of(ctx).models.pull(
-                model, insecure=insecure, on_progress=progress_callback(ctx)
+                model, host=host, insecure=insecure, on_progress=progress_callback(ctx)
             )
 
     @box.tool(annotations=LOCAL_WRITE)
@@ -88,13 +91,16 @@ def register_model_tools(box: ToolBox) -> None:
         destination: Annotated[str, Field(min_length=1, max_length=256, description="New name")],
         ctx: Context[Any, Any],
         consent: Annotated[ElicitationResult[Consent], Resolve(ask_before_overwrite)],
+        host: Host = None,
         timeout: Timeout = None,
     ) -> OperationResult:
         """Copy a model under a new name (replacing one needs the user's consent)."""
         with tool_errors(), call_deadline(timeout, "copy_model", RETRY):
             step = decision(consent)
             refuse(step, f"replacing '{destination}' with a copy of '{source}'")
-            return await service_of(ctx).models.copy(source, destination, confirmed=step == "go")
+            return await service_of(ctx).models.copy(
+                source, destination, host=host, confirmed=step == "go"
+            )
 
     @box.tool(annotations=LOCAL_WRITE)
     async def create_model(
@@ -107,6 +113,7 @@ def register_model_tools(box: ToolBox) -> None:
             dict[str, Any] | None, Field(description="Its default options, e.g. temperature")
         ] = None,
         template: Annotated[str | None, Field(description="Its prompt template (Go)")] = None,
+        host: Host = None,
         timeout: Timeout = None,
     ) -> OperationResult:
         """Create a model named `name` from `model` with its own system prompt, options and
@@ -120,6 +127,7 @@ def register_model_tools(box: ToolBox) -> None:
                 system=system,
                 template=template,
                 parameters=validate_options(parameters, where="parameters") or None,
+                host=host,
                 confirmed=step == "go",
             )
 
@@ -129,18 +137,19 @@ def register_model_tools(box: ToolBox) -> None:
         model: ModelName,
         ctx: Context[Any, Any],
         consent: Annotated[ElicitationResult[Consent], Resolve(ask_before_delete)],
+        host: Host = None,
         timeout: Timeout = None,
     ) -> OperationResult:
         """Delete an installed model (the user is asked to confirm)."""
         with tool_errors(), call_deadline(timeout, "delete_model", RETRY):
             step = decision(consent)
             refuse(step, f"deleting '{model}'")
-            return await service_of(ctx).models.delete(model, confirmed=step == "go")
+            return await service_of(ctx).models.delete(model, host=host, confirmed=step == "go")
 
     @box.tool(annotations=LOCAL_WRITE)
     async def unload_model(
-        model: Model, ctx: Context[Any, Any], timeout: Timeout = None
+        model: Model, ctx: Context[Any, Any], host: Host = None, timeout: Timeout = None
     ) -> OperationResult:
         """Unload a model from memory now, freeing RAM and VRAM."""
         with tool_errors(), call_deadline(timeout, "unload_model", RETRY):
-            return await service_of(ctx).models.unload(model)
+            return await service_of(ctx).models.unload(model, host=host)

@@ -27,7 +27,7 @@ from mcp_ollama.server._common import (
     service_of,
     tool_errors,
 )
-from mcp_ollama.server.params import Model, Options, Preset, Skills
+from mcp_ollama.server.params import Host, Model, Options, Preset, Skills
 from mcp_ollama.server.toolbox import ToolBox
 from mcp_ollama.settings import Settings
 
@@ -77,6 +77,7 @@ def register_session_tools(box: ToolBox) -> None:
         timeout: Annotated[
             float | None, Field(gt=0, le=86_400, description="Seconds each prompt may take")
         ] = None,
+        host: Host = None,
     ) -> BatchResult:
         """Run many independent prompts on one model, several at once; each gets its own
         answer or error."""
@@ -90,6 +91,7 @@ def register_session_tools(box: ToolBox) -> None:
                 preset=preset,
                 options=options,
                 timeout=timeout,
+                host=host,
                 on_progress=progress_callback(ctx),
             )
 
