@@ -11,6 +11,10 @@ rejoin; without one (the CLI), a down host is tried again once its interval is o
 
 With one host (OLLAMA_HOST alone) none of this runs: a call goes straight to its resilience,
 exactly as before there were fleets.
+
+`call` and `streamed` are the one place a daemon call is routed and failed over: a deadline for a
+whole call (routing, failover, auto-start, pulls and retries) belongs around them. Its expiry is a
+`CallTimeoutError`, which is never taken for a host failure.
 """
 
 from __future__ import annotations
