@@ -12,6 +12,7 @@ from mcp_ollama.ollama.types import ChatMessage, ToolCall
 __all__ = [
     "ChatResult",
     "EmbedResult",
+    "FileRead",
     "GenerationResult",
     "LocalModel",
     "ModelInfo",
@@ -123,6 +124,14 @@ class Usage(Result):
         )
 
 
+class FileRead(Result):
+    """A file the server read into the prompt (`files`)."""
+
+    path: str = Field(description="As shown to the model: relative to the first root if inside")
+    bytes: int
+    image: bool = Field(False, description="Sent to the model as an image")
+
+
 class GenerationResult(Result):
     """The answer of generate_text."""
 
@@ -134,6 +143,7 @@ class GenerationResult(Result):
     usage: Usage = Field(default_factory=Usage)
     served_by: ServedBy = Field("http", description="'cli' when the ollama CLI fallback answered")
     host: str | None = Field(None, description="The host that answered (several hosts only)")
+    files: list[FileRead] | None = Field(None, description="The files read into the prompt")
     saved_output: str | None = Field(None, description="Id of the saved output, if saved")
 
 
@@ -147,6 +157,7 @@ class ChatResult(Result):
     served_by: ServedBy = "http"
     host: str | None = Field(None, description="The host that answered (several hosts only)")
     session_id: str | None = Field(None, description="The session this turn was stored in")
+    files: list[FileRead] | None = Field(None, description="The files read into the message")
     saved_output: str | None = None
 
 

@@ -87,6 +87,7 @@ class OllamaService:
             skills=self.skills,
             usage=self.usage,
             conversations=self.conversations,
+            windows=windows,
             pull=lambda host, model, progress: self.models.pull(
                 model, host=host.name, on_progress=progress
             ),

@@ -115,6 +115,19 @@ def _split_list(value: Any) -> Any:
 
 CommaList = Annotated[list[str], NoDecode]
 
+# Secrets and version-control internals are never read into a prompt, whatever the roots.
+DEFAULT_FILE_DENY = (
+    ".env",
+    ".env.*",
+    "*.pem",
+    "*.key",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".git/",
+)
+
 
 class Settings(BaseSettings):
     """Every setting of mcp-ollama; environment variables are `MCP_OLLAMA_<NAME>`."""
@@ -206,6 +219,24 @@ class Settings(BaseSettings):
         default=20 * 1024 * 1024, ge=1, description="Largest image accepted (decoded bytes)"
     )
 
+    # Files read into a prompt by path (`files`): only inside the client's roots or these
+    # directories, never a name `file_deny` matches.
+    file_roots: CommaList = Field(
+        default_factory=list,
+        description="Directories `files` may be read from when the client declares no roots",
+    )
+    file_deny: CommaList = Field(
+        default_factory=lambda: list(DEFAULT_FILE_DENY),
+        description="Names never read (globs; 'dir/' denies what is inside such a directory)",
+    )
+    max_files: int = Field(default=100, ge=1, le=10_000, description="Files read in one call")
+    max_file_bytes: int = Field(
+        default=1_000_000, ge=1, description="Largest text file read (images: max_image_bytes)"
+    )
+    max_files_bytes: int = Field(
+        default=32_000_000, ge=1, description="Bytes of all the files read in one call"
+    )
+
     # Conversations
     context_threshold: float = Field(
         default=0.8,
@@ -294,10 +325,29 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("pull_allowlist", "allowed_hosts", "allowed_origins", "tools", mode="before")
+    @field_validator(
+        "pull_allowlist",
+        "allowed_hosts",
+        "allowed_origins",
+        "tools",
+        "file_roots",
+        "file_deny",
+        mode="before",
+    )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("file_roots")
+    @classmethod
+    def _absolute_roots(cls, value: list[str]) -> list[str]:
+        roots = [str(Path(root).expanduser()) for root in value]
+        relative = [root for root in roots if not Path(root).is_absolute()]
+        if relative:
+            raise ValueError(
+                f"file_roots must be absolute directories, not {', '.join(map(repr, relative))}"
+            )
+        return roots
 
     @field_validator("tools")
     @classmethod

@@ -20,7 +20,16 @@ from tests.mcp_helpers import SharedServer, free_port, shared_server
 
 pytestmark = pytest.mark.anyio
 
-PROMPTS = {"ask_local_model", "compare_models_on_task", "summarize_with_local_model"}
+PROMPTS = {
+    "ask_local_model",
+    "compare_models_on_task",
+    "summarize",
+    "code_review",
+    "commit_message",
+    "extract",
+    "explain",
+    "test_ideas",
+}
 
 
 @pytest.fixture(scope="module")
@@ -97,18 +106,20 @@ async def test_compare_models_on_task_uses_compare_models_when_the_server_has_it
     assert text.endswith("Write a haiku")
 
 
-async def test_summarize_with_local_model_carries_the_text_and_the_style(
+async def test_summarize_hands_the_files_and_the_style_to_the_local_model(
     mcp_client: Client,
 ) -> None:
     text = prompt_text(
         await mcp_client.get_prompt(
-            "summarize_with_local_model",
-            {"model": "qwen3:0.6b", "text": "A long text.", "style": "three bullet points"},
+            "summarize",
+            {"model": "qwen3:0.6b", "files": "src/*.py, README.md", "style": "three bullets"},
         )
     )
-    assert "generate_text(model='qwen3:0.6b'" in text
-    assert "three bullet points" in text
-    assert text.endswith("A long text.")
+    assert (
+        "generate_text(model='qwen3:0.6b', prompt='Summarise these files as three bullets.', "
+        "files=['src/*.py', 'README.md'], skills=['summarize'])"
+    ) in text
+    assert "do not open them yourself" in text
 
 
 async def test_model_details_are_a_resource_template(mcp_client: Client) -> None:
@@ -194,9 +205,9 @@ async def test_other_modules_add_completers_to_the_one_handler(
         seen.append(others)
         return ["one short paragraph", "three bullet points", "a tweet"]
 
-    completion_registry(server).add("prompt", "style", styles, ref="summarize_with_local_model")
+    completion_registry(server).add("prompt", "style", styles, ref="summarize")
     async with Client(server) as client:
-        ref = PromptReference(type="ref/prompt", name="summarize_with_local_model")
+        ref = PromptReference(type="ref/prompt", name="summarize")
         result = await client.complete(ref, {"name": "style", "value": "t"}, {"model": "x"})
         models = await client.complete(ref, {"name": "model", "value": "qwen"})
         other = PromptReference(type="ref/prompt", name="ask_local_model")

@@ -108,7 +108,8 @@ async def test_an_unknown_skill_is_refused_with_the_available_ones_and_nothing_i
         await client.call_tool("generate_text", {"model": MODEL, "prompt": "x", "skills": ["nope"]})
     )
     assert "nope" in text
-    assert "cite, terse" in text
+    assert "cite, code_review, commit_message" in text
+    assert "terse" in text
     bad = error_text(
         await client.call_tool(
             "generate_text", {"model": MODEL, "prompt": "x", "skills": ["../secret"]}
@@ -140,7 +141,5 @@ async def test_skills_are_listed_and_read_as_resources(
 async def test_list_skills_describes_each_skill(client: Client, skills_dir: Path) -> None:
     listed = ok(await client.call_tool("list_skills", {}))
     assert listed["skills_dir"] == str(skills_dir)
-    assert [(s["name"], s["description"]) for s in listed["skills"]] == [
-        ("cite", "Cite"),
-        ("terse", "Terse"),
-    ]
+    mine = [(s["name"], s["description"]) for s in listed["skills"] if not s["builtin"]]
+    assert mine == [("cite", "Cite"), ("terse", "Terse")]

@@ -46,7 +46,7 @@ async def test_generate_text_with_max_tokens_is_an_error_and_the_daemon_receives
     text = error_text(await mcp_client.call_tool("generate_text", {**PROMPT, "max_tokens": 5}))
     assert text.startswith("Error executing tool generate_text: unknown argument 'max_tokens'")
     assert "options.num_predict" in text
-    assert "valid arguments: model, prompt, system," in text
+    assert "valid arguments: model, prompt, files, system," in text
     assert fake.requests == []
 
 

@@ -158,19 +158,26 @@ class ContextWindows:
         self._client_for = client if callable(client) else _always(client)
         self._trained: dict[str, int | None] = {}
 
-    async def window(self, model: str, options: Mapping[str, Any]) -> int:
-        """The window a call to `model` with `options` gets.
+    async def window(
+        self, model: str, options: Mapping[str, Any], *, client: OllamaClient | None = None
+    ) -> int:
+        """The window a call to `model` with `options` gets (on `client`'s daemon, or the one
+        routing picks).
 
         Raises:
             ModelNotFoundError: the model is not installed.
         """
         key = canonical_name(model)
-        client = await self._client_for(model)
+        client = client or await self._client_for(model)
         if key not in self._trained:
             self._trained[key] = (await client.show(model)).context_length
         num_ctx = options.get("num_ctx")
         loaded = None if num_ctx else await self._loaded_context(client, key)
         return window_size(self._trained[key], num_ctx, loaded)
+
+    def trained(self, model: str) -> int | None:
+        """The model's trained context length, once `window` has looked it up."""
+        return self._trained.get(canonical_name(model))
 
     async def _loaded_context(self, client: OllamaClient, key: str) -> int | None:
         try:

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from mcp_ollama.errors import InvalidInputError, MCPOllamaError
 from mcp_ollama.progress import ProgressCallback
-from mcp_ollama.results import GenerationResult, Result, Usage
+from mcp_ollama.results import FileRead, GenerationResult, Result, Usage
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -47,6 +47,7 @@ class BatchResult(Result):
     concurrency: int
     prompt_tokens: int = Field(0, description="Prompt tokens over the successful items")
     output_tokens: int = Field(0, description="Output tokens over the successful items")
+    files: list[FileRead] | None = Field(None, description="The files read into every prompt")
 
 
 def check_batch(prompts: Sequence[str], concurrency: int | None, max_concurrency: int) -> int:

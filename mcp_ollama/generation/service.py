@@ -5,9 +5,11 @@ model and the CLI fallback."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
-from mcp_ollama.conversations import Conversations, UsageLedger
+from mcp_ollama.conversations import ContextWindows, Conversations, UsageLedger
 from mcp_ollama.errors import InvalidInputError
 from mcp_ollama.fleet import Fleet, Host
 from mcp_ollama.generation.batch import BatchResult, check_batch, run_batch
@@ -19,9 +21,12 @@ from mcp_ollama.generation.checks import (
     check_keep_alive,
     check_size,
 )
+from mcp_ollama.generation.files import Attachment, attach
+from mcp_ollama.generation.fitting import chat_tokens, check_fits, prompt_tokens
 from mcp_ollama.generation.options import PresetBook
 from mcp_ollama.generation.runner import call_deadline, run_chat, run_generate
 from mcp_ollama.generation.skills import SkillBook
+from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.names import validate_model_name
 from mcp_ollama.ollama.resilience import ProgressCall
 from mcp_ollama.ollama.types import (
@@ -38,6 +43,8 @@ from mcp_ollama.settings import Settings
 __all__ = ["GenerationService"]
 
 Answer = TypeVar("Answer", GenerationResult, ChatResult)
+Fit = Callable[[OllamaClient], Awaitable[None]]
+"""Checks, on the host about to run it, that a prompt with files fits the model's window."""
 Puller = Callable[[Host, str, ProgressCallback | None], Awaitable[object]]
 """Pulls a model on a host (the auto-pull of a missing one), reporting through the callback."""
 
@@ -54,6 +61,7 @@ class GenerationService:
         skills: SkillBook,
         usage: UsageLedger,
         conversations: Conversations,
+        windows: ContextWindows,
         pull: Puller,
     ) -> None:
         self.settings = settings
@@ -62,7 +70,20 @@ class GenerationService:
         self.skills = skills
         self.usage = usage
         self.conversations = conversations
+        self.windows = windows
         self._pull = pull
+
+    def _fit(self, model: str, options: dict[str, Any], tokens: int, files: Attachment) -> Fit:
+        """The window check of a prompt with files, run on the host about to answer."""
+        return partial(
+            check_fits,
+            self.windows,
+            model=model,
+            options=options,
+            tokens=tokens,
+            files=len(files.read),
+            threshold=self.settings.context_threshold,
+        )
 
     async def generate(
         self,
@@ -81,19 +102,27 @@ class GenerationService:
         keep_alive: KeepAlive = None,
         timeout: float | None = None,
         host: str | None = None,
+        files: Sequence[str] | None = None,
+        roots: Sequence[Path] | None = None,
+        attachment: Attachment | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> GenerationResult:
         """Generate a completion (on `host`, or a host that has the model); `skills` are
-        prepended to the system prompt.
+        prepended to the system prompt; `files` (paths or globs inside `roots`, see
+        `attach`) go before the prompt, or an `attachment` already read.
 
         Raises:
-            InvalidInputError: a bad name, option, image, skill or an oversized prompt.
+            InvalidInputError: a bad name, option, image, skill or file, or an oversized prompt.
             ModelNotFoundError: the model is not pulled.
             OllamaError: the daemon failed.
         """
         model = validate_model_name(model)
+        attachment = attachment or await attach(files, roots, self.settings)
         if skills:
             system = await self.skills.system_message(skills, system)
+        if attachment is not None:
+            prompt = attachment.around(prompt)
+            images = [*attachment.images, *(images or [])]
         check_size(self.settings, prompt, system, suffix)
         resolved = self.presets.resolve(model, preset=preset, options=options)
         request = GenerateRequest(
@@ -108,16 +137,27 @@ class GenerationService:
             think=think,
             keep_alive=check_keep_alive(keep_alive),
         )
+        fit = None
+        if attachment is not None:
+            tokens = prompt_tokens(prompt, system, suffix, images=len(request.images or []))
+            fit = self._fit(model, resolved.options, tokens, attachment)
         deadline = timeout or resolved.timeout
-        return await self._generation(
+
+        async def run(target: Host, progress: ProgressCallback | None) -> GenerationResult:
+            if fit is not None:
+                await fit(target.client)
+            return await run_generate(
+                target.client, request, on_progress=progress, timeout=deadline
+            )
+
+        result = await self._generation(
             model,
             host,
-            lambda target, progress: run_generate(
-                target.client, request, on_progress=progress, timeout=deadline
-            ),
+            run,
             fallback=lambda target: target.cli.generate_fallback(request, deadline),
             on_progress=on_progress,
         )
+        return _with_files(result, attachment)
 
     async def chat(
         self,
@@ -135,20 +175,25 @@ class GenerationService:
         keep_alive: KeepAlive = None,
         timeout: float | None = None,
         host: str | None = None,
+        files: Sequence[str] | None = None,
+        roots: Sequence[Path] | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> ChatResult:
         """One chat turn over the given history, or, with `session_id`, after the history the
-        server stored for that session (`messages` are then only the new ones).
+        server stored for that session (`messages` are then only the new ones). `files` (see
+        `attach`) go into the newest user message, before its text.
 
         Raises:
-            InvalidInputError: a bad name, option, message, skill or an oversized history.
+            InvalidInputError: a bad name, option, message, skill or file, or an oversized
+                history.
             ModelNotFoundError: the model is not pulled.
             OllamaError: the daemon failed.
         """
         model = validate_model_name(model)
+        attachment = await attach(files, roots, self.settings)
         if session_id is None and skills:
             system = await self.skills.system_message(skills, system)
-        history = list(messages)
+        history = attachment.into(messages) if attachment else list(messages)
         if system and session_id is None:
             history = [ChatMessage(role="system", content=system), *history]
         if not history:
@@ -180,21 +225,33 @@ class GenerationService:
         deadline = timeout or resolved.timeout
 
         async def send(request: ChatRequest) -> ChatResult:
+            fit = None
+            if attachment is not None:
+                tokens = chat_tokens(request.messages, request.tools)
+                fit = self._fit(model, resolved.options, tokens, attachment)
+
+            async def run(target: Host, progress: ProgressCallback | None) -> ChatResult:
+                if fit is not None:
+                    await fit(target.client)
+                return await run_chat(
+                    target.client, request, on_progress=progress, timeout=deadline
+                )
+
             return await self._generation(
                 model,
                 host,
-                lambda target, progress: run_chat(
-                    target.client, request, on_progress=progress, timeout=deadline
-                ),
+                run,
                 fallback=lambda target: target.cli.chat_fallback(request, deadline),
                 on_progress=on_progress,
             )
 
         if session_id is not None:
-            return await self.conversations.turn(
+            result = await self.conversations.turn(
                 session_id, request, system=system, skills=skills, send=send
             )
-        return await send(request)
+        else:
+            result = await send(request)
+        return _with_files(result, attachment)
 
     async def _generation(
         self,
@@ -300,20 +357,25 @@ class GenerationService:
         options: dict[str, Any] | None = None,
         timeout: float | None = None,
         host: str | None = None,
+        files: Sequence[str] | None = None,
+        roots: Sequence[Path] | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> BatchResult:
         """Run many prompts on one model, a bounded number at once; a failed prompt is reported
-        in its item and does not stop the others.
+        in its item and does not stop the others. `files` are read once and go before every
+        prompt.
 
         Raises:
-            InvalidInputError: a bad name, option, skill or batch size (checked once, up front).
+            InvalidInputError: a bad name, option, skill, file or batch size (checked once, up
+                front).
         """
         model = validate_model_name(model)
         limit = check_batch(prompts, concurrency, self.settings.max_concurrent_requests)
         self.presets.resolve(model, preset=preset, options=options)
         if skills:
             system = await self.skills.system_message(skills, system)
-        return await run_batch(
+        attachment = await attach(files, roots, self.settings)
+        result = await run_batch(
             model,
             prompts,
             lambda prompt: self.generate(
@@ -324,7 +386,16 @@ class GenerationService:
                 options=options,
                 timeout=timeout,
                 host=host,
+                attachment=attachment,
             ),
             concurrency=limit,
             on_progress=on_progress,
         )
+        if attachment is None:
+            return result
+        return result.model_copy(update={"files": attachment.read})
+
+
+def _with_files(result: Answer, attachment: Attachment | None) -> Answer:
+    """The answer naming the files read into its prompt."""
+    return result if attachment is None else result.model_copy(update={"files": attachment.read})

@@ -1,6 +1,8 @@
 """Skills: named Markdown instructions injected into the system message.
 
-A skill is a file `NAME.md` in the skills directory (`settings.effective_skills_dir`). When a call
+A skill is a file `NAME.md` in the skills directory (`settings.effective_skills_dir`), or one of
+the task skills shipped in `builtin_skills/` (summarize, code_review, commit_message, extract,
+explain, test_ideas); a user's skill of the same name replaces the built-in one. When a call
 names skills, the system message becomes the skills' texts, each stripped of surrounding blank
 space, joined by `SKILL_SEPARATOR`, followed (after one more separator) by the system prompt.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from importlib.resources import files
 from pathlib import Path
 
 import anyio
@@ -20,6 +23,7 @@ from mcp_ollama.results import Result
 from mcp_ollama.storage import read_bytes_inside
 
 __all__ = [
+    "BUILTIN_SKILLS",
     "SKILL_SEPARATOR",
     "Skill",
     "SkillBook",
@@ -31,6 +35,13 @@ __all__ = [
 SKILL_SEPARATOR = "\n\n---\n\n"
 MAX_SKILLS = 16
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_BUILTIN = files("mcp_ollama.generation") / "builtin_skills"
+BUILTIN_SKILLS = tuple(
+    sorted(
+        entry.name.removesuffix(".md") for entry in _BUILTIN.iterdir() if entry.name.endswith(".md")
+    )
+)
+"""The task skills shipped with the package."""
 
 
 def validate_skill_name(name: str) -> str:
@@ -73,6 +84,7 @@ class Skill(Result):
     name: str
     description: str = Field("", description="The skill's first non-empty line")
     size_chars: int
+    builtin: bool = Field(False, description="Shipped with mcp-ollama (a user file overrides it)")
 
 
 class SkillList(Result):
@@ -98,16 +110,20 @@ class SkillBook:
         self._root = data_dir if data_dir is not None and inside else directory
 
     def names(self) -> list[str]:
-        """The valid skill names present now, sorted (synchronous: for start-up wiring)."""
+        """The valid skill names present now, the user's and the built-in ones, sorted
+        (synchronous: for start-up wiring)."""
+        return sorted({*self._user_names(), *BUILTIN_SKILLS})
+
+    def _user_names(self) -> set[str]:
         try:
             entries = list(os.scandir(self.directory))
         except OSError:
-            return []
-        return sorted(
+            return set()
+        return {
             entry.name.removesuffix(".md")
             for entry in entries
             if entry.name.endswith(".md") and _NAME.fullmatch(entry.name.removesuffix(".md"))
-        )
+        }
 
     async def list_skills(self) -> SkillList:
         """Every skill with its description; a file that cannot be read is skipped and named."""
@@ -116,25 +132,35 @@ class SkillBook:
         skipped = []
         for name in names:
             try:
-                text = await self.read(name)
+                text, builtin = await self._read(name)
             except (InvalidInputError, StorageError) as exc:  # gone since, a link, not UTF-8
                 skipped.append(f"{name}.md: {exc}")
                 continue
             first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-            skills.append(Skill(name=name, description=first.lstrip("# "), size_chars=len(text)))
+            description = first.lstrip("# ")
+            skills.append(
+                Skill(name=name, description=description, size_chars=len(text), builtin=builtin)
+            )
         return SkillList(skills_dir=str(self.directory), skills=skills, skipped=skipped)
 
     async def read(self, name: str) -> str:
-        """One skill's Markdown text.
+        """One skill's Markdown text: the user's file, else the built-in skill.
 
         Raises:
             InvalidInputError: the name is invalid or no such skill exists.
             StorageError: the file exists but cannot be read, is not UTF-8, or is a link.
         """
+        text, _ = await self._read(name)
+        return text
+
+    async def _read(self, name: str) -> tuple[str, bool]:
+        """The skill's text, and whether it is the built-in one."""
         path = self.directory / f"{validate_skill_name(name)}.md"
         try:
             data = await anyio.to_thread.run_sync(read_bytes_inside, self._root, path)
         except FileNotFoundError as exc:
+            if name in BUILTIN_SKILLS:
+                return (_BUILTIN / f"{name}.md").read_text(encoding="utf-8"), True
             available = await anyio.to_thread.run_sync(self.names)
             raise InvalidInputError(
                 f"no skill named {name!r} in {self.directory}; available skills: "
@@ -143,7 +169,7 @@ class SkillBook:
         except StorageError as exc:
             raise StorageError(f"cannot read skill {name!r}: {exc}") from exc
         try:
-            return data.decode("utf-8")
+            return data.decode("utf-8"), False
         except UnicodeDecodeError as exc:
             raise StorageError(
                 f"cannot read skill {name!r} from {path}: it is not UTF-8 text ({exc.reason} at "

@@ -32,6 +32,7 @@ from mcp_ollama.results import (
     to_the_second,
 )
 from mcp_ollama.server.answers_more import RENDERERS as MORE
+from mcp_ollama.server.answers_more import files_read
 from mcp_ollama.server.render import context, join, rate
 
 __all__ = ["RENDERERS", "renderer_for"]
@@ -67,6 +68,7 @@ def generation(result: GenerationResult) -> str:
         result.model,
         result.usage,
         _done(result.done_reason),
+        files_read(result.files, result.usage),
         f"on {result.host}" if result.host else None,
         "via the ollama CLI" if result.served_by == "cli" else None,
         f"saved as {result.saved_output}" if result.saved_output else None,
@@ -81,6 +83,7 @@ def chat(result: ChatResult) -> str:
         result.model,
         result.usage,
         _done(result.done_reason),
+        files_read(result.files, result.usage),
         f"session_id {result.session_id}" if result.session_id else None,
         f"on {result.host}" if result.host else None,
         "via the ollama CLI" if result.served_by == "cli" else None,

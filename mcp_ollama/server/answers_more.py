@@ -22,10 +22,11 @@ from mcp_ollama.conversations.usage import UsageReport
 from mcp_ollama.generation.batch import BatchResult
 from mcp_ollama.generation.presets_config import ConfigCheck
 from mcp_ollama.generation.skills import SkillList
+from mcp_ollama.results import FileRead, Usage, human_bytes
 from mcp_ollama.server.render import join, number, table
 from mcp_ollama.server.tool_results import ConfigExport, ConfigImport, PresetList, ReportContent
 
-__all__ = ["RENDERERS"]
+__all__ = ["RENDERERS", "files_read"]
 
 # The columns of a benchmark or comparison table (medians over the measured runs), with the
 # decimals each is worth.
@@ -137,11 +138,28 @@ def session(result: SessionDetail) -> str:
     return "\n".join(lines)
 
 
+def files_read(files: list[FileRead] | None, usage: Usage | None = None) -> str | None:
+    """What the server read into the prompt: how many files, how big, and how many prompt
+    tokens the model processed (the paths are in structured content)."""
+    if not files:
+        return None
+    images = sum(1 for f in files if f.image)
+    count = f"{len(files)} file{'s' if len(files) != 1 else ''}"
+    size = human_bytes(sum(f.bytes for f in files))
+    pictures = f", {images} as image{'s' if images != 1 else ''}" if images else ""
+    prompt = f", {usage.prompt_tokens:,} prompt tokens" if usage and usage.prompt_tokens else ""
+    return f"read {count} ({size}{pictures}){prompt}"
+
+
 def batch(result: BatchResult) -> str:
     """A summary line, then each answer (or error) under its index."""
-    head = (
-        f"{len(result.items)} prompts on {result.model}: {result.succeeded} ok, "
-        f"{result.failed} failed, {result.output_tokens} output tokens"
+    head = join(
+        [
+            f"{len(result.items)} prompts on {result.model}: {result.succeeded} ok",
+            f"{result.failed} failed",
+            f"{result.output_tokens} output tokens",
+            files_read(result.files),
+        ]
     )
     items = [
         f"[{item.index}] {item.text if item.ok else f'error: {item.error}'}"
@@ -155,7 +173,14 @@ def skills(result: SkillList) -> str:
     if not result.skills:
         return f"No skills: add Markdown files to {result.skills_dir}."
     return "\n".join(
-        f"{s.name}: {s.description}" if s.description else s.name for s in result.skills
+        join(
+            [
+                f"{s.name}: {s.description}" if s.description else s.name,
+                "(built-in)" if s.builtin else None,
+            ],
+            " ",
+        )
+        for s in result.skills
     )
 
 

@@ -10,6 +10,7 @@ from pydantic import Field, StrictFloat, StrictInt, StrictStr, WithJsonSchema
 __all__ = [
     "DEFAULTS_TO_CONFIGURED_MODEL",
     "SEVERAL_HOSTS_ONLY",
+    "Files",
     "Format",
     "Host",
     "Hosts",
@@ -85,4 +86,5 @@ Timeout = Annotated[
     WithJsonSchema({"type": "number", "description": "Seconds allowed"}),
 ]
 Skills = Annotated[list[str] | None, Field(description="Skill names (list_skills)")]
+Files = Annotated[list[str] | None, Field(description="Paths or globs read into the prompt")]
 SaveOutput = Annotated[bool, Field(description="Save the answer too")]

@@ -1,8 +1,8 @@
 """Prompts: ready-made requests that tell the calling assistant how to use the local models.
 
 Each prompt renders one user message naming the exact tool calls to make, so a client that
-offers prompts as slash commands gets a working recipe. Model arguments complete to the
-installed models.
+offers prompts as slash commands gets a working recipe. The task prompts (summarize,
+code_review, ...) are in `prompts_tasks.py`. Model arguments complete to the installed models.
 """
 
 from __future__ import annotations
@@ -14,18 +14,13 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from mcp_ollama.server.completions import complete_model_names, completion_registry
+from mcp_ollama.server.prompts_tasks import register_task_prompts, tool_call
 
 __all__ = ["MODEL_ARGUMENTS", "register_prompts"]
 
 MODEL_ARGUMENTS = ("model", "model_a", "model_b")
 
 ModelArg = Annotated[str, Field(description="An installed Ollama model, e.g. 'llama3.2:1b'")]
-
-
-def _call(tool: str, **arguments: str) -> str:
-    """A tool call written out for the assistant: `tool(key='value', ...)`, empty ones left out."""
-    rendered = ", ".join(f"{key}={value!r}" for key, value in arguments.items() if value)
-    return f"{tool}({rendered})"
 
 
 def register_prompts(mcp: MCPServer[Any]) -> None:
@@ -38,7 +33,7 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
         system: Annotated[str, Field(description="Optional system prompt")] = "",
     ) -> str:
         """Ask a local Ollama model a question and show its answer with its speed."""
-        call = _call("generate_text", model=model, prompt="<the question below>", system=system)
+        call = tool_call("generate_text", model=model, prompt="<the question below>", system=system)
         return (
             f"Answer this with the local Ollama model '{model}': call {call}. Show the model's "
             "answer verbatim, then one line with usage.output_tokens and "
@@ -74,28 +69,7 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
             f"Task:\n{task}"
         )
 
-    @mcp.prompt(title="Summarise with a local model")
-    async def summarize_with_local_model(
-        model: ModelArg,
-        text: Annotated[str, Field(description="The text to summarise")],
-        style: Annotated[
-            str, Field(description="The summary's form, e.g. 'three bullet points'")
-        ] = "one short paragraph",
-    ) -> str:
-        """Have a local model summarise a text, in the form you ask for."""
-        call = _call(
-            "generate_text",
-            model=model,
-            system="You summarise faithfully: no facts that are not in the text.",
-            prompt=f"Summarise the text below as {style}.\n\n<the text>",
-        )
-        return (
-            f"Have the local model '{model}' summarise the text below, rather than doing it "
-            f"yourself: call {call}, putting the whole text where it says <the text>. Return the "
-            "model's summary as it is.\n\n"
-            f"Text:\n{text}"
-        )
-
+    register_task_prompts(mcp)
     registry = completion_registry(mcp)
     for argument in MODEL_ARGUMENTS:
         registry.add("prompt", argument, complete_model_names)

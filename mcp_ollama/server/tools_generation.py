@@ -17,6 +17,7 @@ from mcp_ollama.server._common import (
     tool_errors,
 )
 from mcp_ollama.server.params import (
+    Files,
     Format,
     Host,
     KeepAlive,
@@ -28,6 +29,7 @@ from mcp_ollama.server.params import (
     Think,
     Timeout,
 )
+from mcp_ollama.server.roots import ClientRoots, root_paths
 from mcp_ollama.server.toolbox import ToolBox
 
 __all__ = ["register_generation_tools"]
@@ -41,6 +43,8 @@ def register_generation_tools(box: ToolBox) -> None:
         model: Model,
         prompt: str,
         ctx: Context[Any, Any],
+        roots: ClientRoots,
+        files: Files = None,
         system: str | None = None,
         skills: Skills = None,
         preset: Preset = None,
@@ -74,10 +78,18 @@ def register_generation_tools(box: ToolBox) -> None:
                 keep_alive=keep_alive,
                 timeout=timeout,
                 host=host,
+                files=files,
+                roots=root_paths(roots),
                 on_progress=progress_callback(ctx),
             )
             if save_output:
-                request = {"prompt": prompt, "system": system, "preset": preset, "options": options}
+                request = {
+                    "prompt": prompt,
+                    "files": files,
+                    "system": system,
+                    "preset": preset,
+                    "options": options,
+                }
                 result = await service.save_output("generate_text", result, request)
             return result
 
@@ -92,6 +104,8 @@ def register_generation_tools(box: ToolBox) -> None:
             ),
         ],
         ctx: Context[Any, Any],
+        roots: ClientRoots,
+        files: Files = None,
         system: str | None = None,
         session_id: Annotated[
             str | None,
@@ -133,6 +147,8 @@ def register_generation_tools(box: ToolBox) -> None:
                 keep_alive=keep_alive,
                 timeout=timeout,
                 host=host,
+                files=files,
+                roots=root_paths(roots),
                 on_progress=progress_callback(ctx),
             )
             if save_output:
@@ -141,6 +157,7 @@ def register_generation_tools(box: ToolBox) -> None:
                     "messages": [
                         m.model_dump(exclude_none=True, exclude={"images"}) for m in messages
                     ],
+                    "files": files,
                     "system": system,
                     "session_id": session_id,
                     "preset": preset,

@@ -28,6 +28,7 @@ from mcp_ollama.server._common import (
     tool_errors,
 )
 from mcp_ollama.server.params import Host, Model, Options, Preset, Skills
+from mcp_ollama.server.roots import ClientRoots, root_paths
 from mcp_ollama.server.toolbox import ToolBox
 from mcp_ollama.settings import Settings
 
@@ -67,6 +68,10 @@ def register_session_tools(box: ToolBox) -> None:
             list[str], Field(min_length=1, max_length=MAX_BATCH, description="The prompts")
         ],
         ctx: Context[Any, Any],
+        roots: ClientRoots,
+        files: Annotated[
+            list[str] | None, Field(description="Paths or globs read into every prompt")
+        ] = None,
         concurrency: Annotated[
             int | None, Field(ge=1, description="Prompts run at once (default 4)")
         ] = None,
@@ -92,6 +97,8 @@ def register_session_tools(box: ToolBox) -> None:
                 options=options,
                 timeout=timeout,
                 host=host,
+                files=files,
+                roots=root_paths(roots),
                 on_progress=progress_callback(ctx),
             )
 
