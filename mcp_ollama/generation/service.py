@@ -391,9 +391,9 @@ class GenerationService:
             concurrency=limit,
             on_progress=on_progress,
         )
-        if attachment is None:
-            return result
-        return result.model_copy(update={"files": attachment.read})
+        return (
+            result if attachment is None else result.model_copy(update={"files": attachment.read})
+        )
 
 
 def _with_files(result: Answer, attachment: Attachment | None) -> Answer:
