@@ -160,7 +160,9 @@ async def test_no_answer_is_a_json_dump_and_no_structured_field_is_null(
 
 
 async def test_json_resources_are_compact(mcp_client: Client) -> None:
-    for uri in ("presets://all", "presets://fast", f"ollama://models/{LLAMA}", "reports://list"):
+    uris = ("presets://all", "presets://fast", "ollama://models", f"ollama://models/{LLAMA}",
+            "reports://list", "usage://summary")  # fmt: skip
+    for uri in uris:
         contents = (await mcp_client.read_resource(uri)).contents
         text = contents[0].text  # type: ignore[union-attr]
         assert "\n" not in text, uri

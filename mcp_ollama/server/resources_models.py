@@ -43,7 +43,7 @@ def register_model_resources(mcp: MCPServer[Any], clients: Clients) -> None:
             models = await state.service.models.list_models()
         except MCPOllamaError as exc:
             raise ResourceError(str(exc)) from exc
-        return models.model_dump_json(indent=2)
+        return models.model_dump_json(exclude_none=True)
 
     @mcp.resource(
         MODEL_TEMPLATE,

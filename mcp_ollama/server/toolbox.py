@@ -96,8 +96,9 @@ class LeanTool(Tool):
 
 
 class ToolsetServer(MCPServer[Any]):
-    """An `MCPServer` that explains a call to one of our tools the settings leave out, where the
-    SDK would only say "Unknown tool"."""
+    """An `MCPServer` that lists a destructive tool only where a call could succeed, and explains
+    a call to one of our tools the settings leave out, where the SDK would only say "Unknown
+    tool"."""
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
