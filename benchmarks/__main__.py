@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from benchmarks import economy, figures, fleet, soak
+from benchmarks import economy, figures, fleet, hostile, soak
 from benchmarks.harness import Figure
 
 BENCHMARKS: dict[str, Callable[..., Any]] = {
@@ -40,6 +40,7 @@ BENCHMARKS: dict[str, Callable[..., Any]] = {
     "answers": economy.answer_sizes,
     "model_list": economy.big_model_list,
     "soak": soak.soak,
+    "hostile": hostile.hostile_peers,
     "routing": fleet.routing,
     "fleet": fleet.fleet_server,
 }

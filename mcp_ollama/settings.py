@@ -278,6 +278,12 @@ class Settings(BaseSettings):
         default=False, description="Bind a non-loopback address without a token"
     )
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="HTTP body limit")
+    max_http_sessions: int = Field(
+        default=128,
+        ge=1,
+        description="HTTP sessions (streamable HTTP or SSE) kept at once; a new one closes the "
+        "one idle longest",
+    )
 
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

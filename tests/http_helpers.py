@@ -10,6 +10,7 @@ import anyio
 import uvicorn
 
 from mcp_ollama.server import build_server
+from mcp_ollama.server.http_limits import ConnectionLimits
 from mcp_ollama.server.transports import http_app, uvicorn_config
 from mcp_ollama.settings import Settings
 from tests.mcp_helpers import poll
@@ -18,12 +19,20 @@ __all__ = ["serving"]
 
 
 @asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[str]:
-    """Serve the configured HTTP transport on a free loopback port; yields its base URL."""
+async def serving(
+    settings: Settings, *, connections: ConnectionLimits | None = None
+) -> AsyncIterator[str]:
+    """Serve the configured HTTP transport on a free loopback port; yields its base URL.
+
+    `connections` replaces the default connection limits (smaller ones, for quick tests).
+    """
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn_config(http_app(build_server(settings), settings), settings))
+    config = uvicorn_config(http_app(build_server(settings), settings), settings)
+    if connections is not None:
+        config.http = connections.protocol()
+    server = uvicorn.Server(config)
     with sock:
         async with anyio.create_task_group() as tg:
             tg.start_soon(server.serve, [sock])

@@ -1,7 +1,8 @@
 """Serving the MCP server over stdio, streamable HTTP (/mcp) and SSE (/sse + /messages/).
 
 HTTP transports are safe by default: they bind 127.0.0.1, reject foreign `Host` (421) and
-`Origin` (403) headers against DNS rebinding, cap request bodies, and with `auth_token` set
+`Origin` (403) headers against DNS rebinding, cap request bodies, connections and sessions (see
+`server.http_limits`), and with `auth_token` set
 answer 401 to any request without `Authorization: Bearer <token>` (compared in constant time).
 Binding beyond loopback without a token is refused at start.
 `/health` is always open and says only that the server is up, and its version.
@@ -34,6 +35,7 @@ from starlette.types import ASGIApp
 
 from mcp_ollama import __version__
 from mcp_ollama.server._common import cancel_calls_in_flight
+from mcp_ollama.server.http_limits import ConnectionLimits, SessionLimitMiddleware
 from mcp_ollama.server.http_security import (
     BearerTokenMiddleware,
     HostSyntaxMiddleware,
@@ -91,6 +93,16 @@ def http_app(mcp: MCPServer[Any], settings: Settings) -> Starlette:
             max_request_body_size=settings.max_body_bytes,
         )
     app.add_route(HEALTH_PATH, _health, methods=["GET"])
+    # Innermost: only a request that passed the checks below may close an idle session.
+    app.add_middleware(
+        SessionLimitMiddleware,
+        mcp=mcp,
+        limit=settings.max_http_sessions,
+        security=security,
+        mcp_path=MCP_PATH,
+        sse_path=SSE_PATH,
+        messages_path=MESSAGES_PATH,
+    )
     if settings.auth_token is not None:
         app.add_middleware(
             BearerTokenMiddleware,
@@ -116,6 +128,8 @@ def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
         lifespan="on",
         server_header=False,
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
+        # Idle and slow-header connections are closed, and their number capped.
+        http=ConnectionLimits().protocol(),
     )
 
 
