@@ -32,6 +32,7 @@ async def serving(
     config = uvicorn_config(http_app(build_server(settings), settings), settings)
     if connections is not None:
         config.http = connections.protocol()
+        config.backlog = connections.backlog
     server = uvicorn.Server(config)
     with sock:
         async with anyio.create_task_group() as tg:

@@ -77,6 +77,7 @@ class _RateLimitedLog:
 class _Connection:
     transport: asyncio.BaseTransport
     idle_since: float | None  # None while a request is being served
+    closing: bool = False  # closed by us, its descriptor freed once the loop gets to it
 
 
 class ConnectionLimits:
@@ -92,8 +93,15 @@ class ConnectionLimits:
 
     @property
     def open_connections(self) -> int:
-        """Connections open now."""
-        return len(self._open)
+        """Connections open now (those being closed aside)."""
+        return sum(not connection.closing for connection in self._open.values())
+
+    @property
+    def backlog(self) -> int:
+        """How many connections to accept in one go (asyncio accepts up to the listen backlog at
+        once): a quarter of the limit, so that the descriptors of those closed to make room are
+        freed before the limit is passed by much."""
+        return max(16, self.limit // 4)
 
     def protocol(self) -> type[H11Protocol]:
         """The uvicorn HTTP protocol class that reports to these limits."""
@@ -114,12 +122,15 @@ class ConnectionLimits:
     def _opened(self, protocol: H11Protocol, transport: asyncio.BaseTransport) -> None:
         now = time.monotonic()
         self._open[protocol] = _Connection(transport, idle_since=now)
-        if len(self._open) > self.limit:
-            idle = [(c.idle_since, p) for p, c in self._open.items() if c.idle_since is not None]
-            oldest = min(((since, p) for since, p in idle if p is not protocol), default=None)
+        if self.open_connections > self.limit:
+            idle = [
+                (c.idle_since, p)
+                for p, c in self._open.items()
+                if c.idle_since is not None and not c.closing and p is not protocol
+            ]
+            oldest = min(idle, default=None)
             # Every other connection is serving a request: the newcomer is the one to go.
-            victim = oldest[1] if oldest is not None else protocol
-            self._open[victim].transport.close()
+            self._close(oldest[1] if oldest is not None else protocol)
             self._evicted.add(limit=self.limit)
         if self._sweeping is None:
             self._sweeping = asyncio.get_running_loop().call_later(SWEEP_EVERY, self._sweep)
@@ -133,11 +144,16 @@ class ConnectionLimits:
                 connection.idle_since = None
             elif connection.idle_since is None:
                 connection.idle_since = now
-            elif now - connection.idle_since > self.header_timeout:
-                connection.transport.close()
+            elif now - connection.idle_since > self.header_timeout and not connection.closing:
+                self._close(protocol)
                 self._timed_out.add(timeout=self.header_timeout)
         if self._open:
             self._sweeping = asyncio.get_running_loop().call_later(SWEEP_EVERY, self._sweep)
+
+    def _close(self, protocol: H11Protocol) -> None:
+        connection = self._open[protocol]
+        connection.closing = True
+        connection.transport.close()
 
 
 def _serving(protocol: H11Protocol) -> bool:

@@ -115,7 +115,9 @@ def http_app(mcp: MCPServer[Any], settings: Settings) -> Starlette:
 
 
 def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
-    """Uvicorn settings: our stderr logging (never uvicorn's stdout handlers), app lifespan on."""
+    """Uvicorn settings: our stderr logging (never uvicorn's stdout handlers), app lifespan on,
+    idle and slow-header connections closed and their number capped."""
+    limits = ConnectionLimits()
     return uvicorn.Config(
         app,
         host=settings.http_host.strip().strip("[]"),
@@ -128,8 +130,8 @@ def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
         lifespan="on",
         server_header=False,
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
-        # Idle and slow-header connections are closed, and their number capped.
-        http=ConnectionLimits().protocol(),
+        http=limits.protocol(),
+        backlog=limits.backlog,
     )
 
 
