@@ -37,14 +37,18 @@ async def test_generation_tokens_per_second_is_within_5_percent_of_the_fakes_spe
     assert all(run.output_tokens == 40 for run in result.metrics)
 
 
-async def test_time_to_first_token_is_within_20_ms_of_the_fakes_delay(
+async def test_time_to_first_token_spans_the_fakes_delay_and_ends_before_the_run(
     fake: FakeOllama, ollama: OllamaClient
 ) -> None:
     fake.ttft = 0.15
     fake.tokens_per_second = 2000
     plan = BenchmarkPlan(prompts=ONE_PROMPT, runs=3, warmup=1)
     result = await run_benchmark(ollama, "llama3.2:1b", plan, capped(8))
-    assert abs(result.summary["ttft_ms"].median - 150) <= 20
+    # Measured from the request to the first token: never shorter than the fake's delay before
+    # it (1 ms of timer slack), never past the end of its run. Bounds, not a wall-clock figure.
+    for measured in result.metrics:
+        assert measured.ttft_ms is not None
+        assert 149 <= measured.ttft_ms <= measured.wall_ms
     # The fake spends the delay evaluating the prompt, so the prompt-eval rate is tokens / delay.
     run = result.metrics[0]
     assert run.prompt_tokens > 0

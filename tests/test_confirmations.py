@@ -131,6 +131,9 @@ async def test_a_pull_larger_than_the_limit_asks_with_its_size(
     settings: Settings, fake: FakeOllama, mode: str, action: Action
 ) -> None:
     fake.pull_total_bytes = 40_000_000_000
+    # A declined pull must be unable to finish by itself while the size is read (40 GB never
+    # would); an accepted one must run to its end.
+    fake.pull_hang = action == "decline"
     model = next(iter(fake.pullable))
     user = User(action)
     async with client_of(settings, mode, user) as client:
@@ -156,6 +159,7 @@ async def test_a_pull_within_the_limit_asks_nothing(
 
 async def test_the_pull_limit_is_a_setting(settings: Settings, fake: FakeOllama, mode: str) -> None:
     model = next(iter(fake.pullable))
+    fake.pull_hang = True  # a declined pull cannot finish by itself while its size is read
     user = User("decline")
     configured = settings.model_copy(update={"confirm_pull_bytes": 1_000})
     async with client_of(configured, mode, user) as client:

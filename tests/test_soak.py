@@ -121,7 +121,8 @@ async def test_200_calls_32_in_flight_over_http_all_succeed_and_leak_nothing(
         tasks_before = await task_count(base)
         process = psutil.Process(pid)
         async with session(base) as client:
-            result = await run_soak(Server(client, process), calls=CALLS, in_flight=IN_FLIGHT)
+            server = Server(client, process)
+            result = await run_soak(server, calls=CALLS, in_flight=IN_FLIGHT)
             usage = await client.call_tool("get_usage", {})
         # Usage is recorded after each answer, in batches: under load none may be lost.
         assert usage.structured_content is not None
@@ -129,10 +130,11 @@ async def test_200_calls_32_in_flight_over_http_all_succeed_and_leak_nothing(
         assert result.failures == []
         assert result.successes == CALLS
         assert len(fake.requests_to("/api/generate")) == CALLS + IN_FLIGHT
-        # Measured after a warm-up round at full concurrency: the pool to the daemon was at its
-        # working size already, so any growth beyond the slack is a leak.
-        assert result.fds_after <= result.fds_before + FD_SLACK
-        assert result.connections_after <= result.connections_before + FD_SLACK
+        # Measured against a warm-up round at full concurrency: the pool to the daemon was at
+        # its working size already, so growth beyond the slack that never goes away is a leak.
+        # Sockets close asynchronously after the last answer (slower on a loaded machine): wait.
+        await poll(lambda: server.fds() <= result.fds_before + FD_SLACK, timeout=20)
+        await poll(lambda: server.connections() <= result.connections_before + FD_SLACK, timeout=20)
         # Every stream to the daemon was closed, and every session task ended once the client
         # left (the session's DELETE and the connection teardown are asynchronous: poll).
         await poll(lambda: fake.active_requests == 0)
