@@ -25,6 +25,7 @@ from mcp_ollama.conversations.usage import UsageLedger
 from mcp_ollama.events import ChangeFeed
 from mcp_ollama.fleet.models import ModelService
 from mcp_ollama.fleet.registry import Fleet
+from mcp_ollama.generation.imported_config import preset_book
 from mcp_ollama.generation.options import PresetBook
 from mcp_ollama.generation.runner import run_chat
 from mcp_ollama.generation.service import GenerationService
@@ -57,7 +58,7 @@ class OllamaService:
         # One client, catalogue, auto-start and CLI fallback per host; `client` (tests) serves
         # the host at its URL, and the fleet opens pools for the others.
         self.fleet = Fleet.from_settings(settings, client=client)
-        self.presets = presets or PresetBook(settings.presets, settings.models)
+        self.presets = presets or preset_book(settings)
         self.reports = reports or ReportStore(
             settings.data_dir, retention=settings.report_retention
         )

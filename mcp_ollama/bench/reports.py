@@ -18,7 +18,7 @@ Every file is written atomically, and a report's JSON is written last: the JSON 
 report exist (listing and reading look for it), so a crash mid-save leaves at most an unlisted
 Markdown or SVG file, never half a report. Ids from input pass `storage.check_id` and must carry a
 known prefix before any path is built from them. The newest `retention` reports of each kind (and
-outputs) are kept; older ones are deleted after each save.
+outputs, and exported configurations) are kept; older ones are deleted after each save.
 """
 
 from __future__ import annotations
@@ -199,6 +199,7 @@ class ReportStore:
         """
         path = self.configs_dir / f"{new_id(CONFIG_PREFIX)}{suffix}"
         atomic_write_text(path, text, root=self.data_dir)
+        self._prune_files(self.configs_dir, CONFIG_PREFIX, suffixes=(".toml", ".json"))
         return path
 
     # -- reading -----------------------------------------------------------------------------
@@ -361,9 +362,12 @@ class ReportStore:
                 _unlink(self._path(old.id, suffix))
             logger.info("report pruned", report_id=old.id, retention=self.retention)
 
-    def _prune_files(self, directory: Path, prefix: str) -> None:
+    def _prune_files(
+        self, directory: Path, prefix: str, *, suffixes: tuple[str, ...] = (".json",)
+    ) -> None:
+        """Keep the newest `retention` records (`<prefix>-<id><suffix>`), with their Markdown."""
         try:
-            found = list(directory.glob(f"{prefix}-*.json"))
+            found = [p for p in directory.glob(f"{prefix}-*") if p.suffix in suffixes]
         except OSError as exc:
             logger.warning("old files not pruned", folder=str(directory), reason=str(exc))
             return

@@ -7,19 +7,22 @@ explicit options > preset > per-model defaults (config file) > built-in defaults
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mcp_ollama.errors import InvalidOptionError, PresetNotFoundError
+from mcp_ollama.errors import InvalidInputError, InvalidOptionError, PresetNotFoundError
 from mcp_ollama.ollama.names import base_name
 
 __all__ = [
     "BUILTIN_PRESETS",
     "GenerationOptions",
+    "ImportedLayer",
     "Preset",
     "PresetBook",
     "ResolvedOptions",
+    "model_key",
     "parse_user_preset",
     "validate_options",
 ]
@@ -136,28 +139,50 @@ class ResolvedOptions(BaseModel):
     preset: str | None = None
 
 
+class ImportedLayer(Protocol):
+    """Presets and per-model options imported at run time (see `imported_config`)."""
+
+    def presets(self) -> dict[str, Preset]: ...
+
+    def model_defaults(self) -> dict[str, dict[str, Any]]: ...
+
+    def add(
+        self,
+        presets: Mapping[str, Mapping[str, Any]],
+        models: Mapping[str, Mapping[str, Any]],
+    ) -> Path: ...
+
+
 class PresetBook:
-    """Built-in and user presets plus per-model defaults, and the precedence rule."""
+    """Built-in and user presets plus per-model defaults, and the precedence rule.
+
+    User presets and per-model defaults come from the config file and, on top of it, from the
+    `imported` layer that `import_config` writes into the data directory.
+    """
 
     def __init__(
         self,
         user_presets: Mapping[str, Mapping[str, Any]] | None = None,
         model_defaults: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        imported: ImportedLayer | None = None,
     ) -> None:
         self._presets = dict(BUILTIN_PRESETS)
         for name, raw in (user_presets or {}).items():
             self._presets[name] = parse_user_preset(name, raw)
         self._model_defaults = {
-            _model_key(name): validate_options(raw, where=f"models.{name!r}")
+            model_key(name): validate_options(raw, where=f"models.{name!r}")
             for name, raw in (model_defaults or {}).items()
         }
+        self.imported = imported
 
     def merge(
         self,
         user_presets: Mapping[str, Mapping[str, Any]] | None = None,
         model_defaults: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        """Add or replace user presets and per-model defaults, all or nothing.
+        """Add or replace config-file presets and per-model defaults (just written into the
+        config file), all or nothing.
 
         Raises:
             InvalidOptionError: any preset or option is invalid (nothing changes then).
@@ -168,18 +193,50 @@ class PresetBook:
         self._presets = {**self._presets, **new_presets}
         self._model_defaults = {**self._model_defaults, **incoming._model_defaults}
 
+    def import_tables(
+        self,
+        user_presets: Mapping[str, Mapping[str, Any]],
+        model_defaults: Mapping[str, Mapping[str, Any]],
+    ) -> Path:
+        """Import presets and per-model defaults into the imported layer, all or nothing;
+        returns the file that keeps them. Imports add to configuration, never override it:
+        a name the config file (or a built-in) defines is refused.
+
+        Raises:
+            InvalidInputError: a built-in or config-file name, a limit passed, or no layer.
+            StorageError: the layer cannot be written.
+        """
+        if self.imported is None:
+            raise InvalidInputError("this server keeps no imported configuration")
+        configured = [n for n, p in self._presets.items() if not p.builtin and n in user_presets]
+        configured += [n for n in model_defaults if model_key(n) in self._model_defaults]
+        if configured:
+            raise InvalidInputError(
+                f"{', '.join(sorted(configured))} is set in the config file, which an import "
+                "does not override; import with persist=true to change it there, or pick "
+                "another name"
+            )
+        return self.imported.add(user_presets, model_defaults)
+
     def user_presets(self) -> dict[str, Preset]:
         """The presets that came from configuration (a user preset may replace a built-in)."""
-        return {name: p for name, p in self._presets.items() if not p.builtin}
+        return {name: p for name, p in self.presets.items() if not p.builtin}
 
     def all_model_defaults(self) -> dict[str, dict[str, Any]]:
-        """Per-model default options by model name (without `:latest`)."""
-        return {name: dict(options) for name, options in self._model_defaults.items()}
+        """Per-model default options by model name (without `:latest`): the config file's,
+        with the imported ones over them."""
+        merged = {name: dict(options) for name, options in self._model_defaults.items()}
+        if self.imported is not None:
+            for name, options in self.imported.model_defaults().items():
+                merged[name] = {**merged.get(name, {}), **options}
+        return merged
 
     @property
     def presets(self) -> dict[str, Preset]:
-        """Every preset by name, built-ins first."""
-        return dict(self._presets)
+        """Every preset by name, built-ins first (imported ones over the config file's)."""
+        if self.imported is None:
+            return dict(self._presets)
+        return {**self._presets, **self.imported.presets()}
 
     def get(self, name: str) -> Preset:
         """One preset by name.
@@ -187,18 +244,20 @@ class PresetBook:
         Raises:
             PresetNotFoundError: no preset has that name (the message lists them).
         """
+        presets = self.presets
         try:
-            return self._presets[name]
+            return presets[name]
         except KeyError:
             raise PresetNotFoundError(
-                f"no preset named {name!r}; available presets: {', '.join(self._presets)}"
+                f"no preset named {name!r}; available presets: {', '.join(presets)}"
             ) from None
 
     def model_defaults(self, model: str) -> dict[str, Any]:
-        """Per-model default options from the config file (`name` or `name:tag`)."""
-        key = _model_key(model)
+        """Per-model default options from configuration (`name` or `name:tag`)."""
+        key = model_key(model)
         base = base_name(key)
-        return {**self._model_defaults.get(base, {}), **self._model_defaults.get(key, {})}
+        defaults = self.all_model_defaults()
+        return {**defaults.get(base, {}), **defaults.get(key, {})}
 
     def resolve(
         self,
@@ -216,7 +275,12 @@ class PresetBook:
         )
 
 
-def _model_key(name: str) -> str:
+def model_key(name: str) -> str:
+    """How per-model defaults are keyed: lower case, without `:latest`.
+
+    >>> model_key('Llama3.2:latest'), model_key('qwen3:8b')
+    ('llama3.2', 'qwen3:8b')
+    """
     key = name.strip().lower()
     return key.removesuffix(":latest")
 

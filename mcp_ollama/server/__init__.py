@@ -15,7 +15,7 @@ from mcp.server import MCPServer
 
 from mcp_ollama import __version__
 from mcp_ollama.bench.reports import ReportStore
-from mcp_ollama.generation.options import PresetBook
+from mcp_ollama.generation.imported_config import preset_book
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.server._common import AppState
 from mcp_ollama.server.apps import report_view
@@ -59,7 +59,7 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
     """A fresh server; `client` injects a daemon client (tests), otherwise each host gets one
     per run."""
     # Shared by every connection, and by the static resources, which get no request context.
-    presets = PresetBook(settings.presets, settings.models)
+    presets = preset_book(settings)
     reports = ReportStore(settings.data_dir, retention=settings.report_retention)
     # What the server sends unasked: resource updates and log messages, to every client.
     clients = Clients()

@@ -182,8 +182,8 @@ def register_benchmark_tools(box: ToolBox) -> None:
         format: Annotated[ConfigFormat | None, Field(description="Guessed when left out")] = None,
         persist: Annotated[bool, Field(description="Also save to the config file")] = False,
     ) -> ConfigImport:
-        """Add presets and per-model options to the running server (all or nothing); with
-        persist, also to the config file, keeping its comments."""
+        """Add presets and per-model options for every server on this data directory (all or
+        nothing); with persist, to the config file instead, keeping its comments."""
         with tool_errors():
             service = service_of(ctx)
             if content is not None and config_id is None:
@@ -197,10 +197,14 @@ def register_benchmark_tools(box: ToolBox) -> None:
                 written = await anyio.to_thread.run_sync(
                     persist_tables, config_file_path(), presets, models
                 )
+                service.presets.merge(presets, models)
                 kept = f"saved to {written}"
             else:
-                kept = "they last until the server restarts (persist=true saves them)"
-            service.presets.merge(presets, models)
+                layer = await anyio.to_thread.run_sync(
+                    service.presets.import_tables, presets, models
+                )
+                kept = f"kept in {layer} for every server on this data directory (persist=true "
+                kept += "saves them in the config file)"
             return ConfigImport(
                 presets=sorted(presets),
                 models=sorted(models),
