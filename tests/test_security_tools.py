@@ -111,6 +111,8 @@ async def test_every_input_limit_names_itself_and_the_setting_that_raises_it(
         max_prompt_chars=100, max_messages=3, max_images=1, max_image_bytes=16
     )
     image = base64.b64encode(b"\x89PNG" + b"\x00" * 60).decode()
+    schema = {"type": "object", "description": "d" * 100}
+    tool = {"type": "function", "function": {"name": "lookup", "description": "d" * 100}}
     cases = {
         "MCP_OLLAMA_MAX_PROMPT_CHARS": [
             ("generate_text", {"model": "llama3.2:1b", "prompt": "p" * 101}),
@@ -121,6 +123,18 @@ async def test_every_input_limit_names_itself_and_the_setting_that_raises_it(
             ),
             ("embed", {"model": "nomic-embed-text", "input": ["e" * 60, "e" * 60]}),
             ("generate_batch", {"model": "llama3.2:1b", "prompts": ["ok", "b" * 101]}),
+            # A batch is one call: its prompts count together.
+            ("generate_batch", {"model": "llama3.2:1b", "prompts": ["b" * 60, "b" * 60]}),
+            # Tool definitions and a format schema travel with the prompt, and count with it.
+            ("generate_text", {"model": "llama3.2:1b", "prompt": "p", "format": schema}),
+            (
+                "chat",
+                {
+                    "model": "llama3.2:1b",
+                    "messages": [{"role": "user", "content": "c"}],
+                    "tools": [tool],
+                },
+            ),
         ],
         "MCP_OLLAMA_MAX_MESSAGES": [
             ("chat", {"model": "llama3.2:1b", "messages": [{"role": "user", "content": "m"}] * 4}),
@@ -141,12 +155,7 @@ async def test_every_input_limit_names_itself_and_the_setting_that_raises_it(
     }
     for setting, calls in cases.items():
         for name, arguments in calls:
-            result = await client.call_tool(name, arguments)
-            if name == "generate_batch":  # a batch reports each item's own error
-                items = ok(result)["items"]
-                text = items[1]["error"]
-            else:
-                text = error_text(result)
+            text = error_text(await client.call_tool(name, arguments))
             assert setting in text, (name, text)
             assert "limit" in text
     assert not fake.requests_to("/api/chat")

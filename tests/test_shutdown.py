@@ -222,6 +222,25 @@ async def test_a_stdio_server_stops_cleanly_with_a_generation_in_flight(
         assert f'"signal": "{stop}", "event": "stopping"' in log
 
 
+async def test_sigterm_over_stdio_answers_every_call_in_flight(
+    fake_ollama: FakeServerHandle, fake: FakeOllama, tmp_path: Path
+) -> None:
+    env = server_env(tmp_path, fake_ollama.ollama_host)
+    async with stdio_server(env, tmp_path / "stderr.log") as session:
+        hold_generations(fake)
+        arguments = {"model": MODEL, "prompt": "go"}
+        in_flight = [
+            await session.request("tools/call", {"name": "generate_text", "arguments": arguments})
+            for _ in range(10)
+        ]
+        await until_generating(fake, 10)
+        assert await exit_code_after(session.process, "SIGTERM") == 0
+        with anyio.fail_after(EXIT_BOUND):
+            answers = [await session.response(request_id) for request_id in in_flight]
+    assert all(answer["result"]["isError"] for answer in answers)
+    assert all(SHUTTING_DOWN in answer["result"]["content"][0]["text"] for answer in answers)
+
+
 @asynccontextmanager
 async def http_server(
     env: dict[str, str], stderr: Path, transport: str, port: int

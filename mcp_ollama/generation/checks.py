@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -18,6 +19,29 @@ __all__ = ["Format", "KeepAlive", "check_format", "check_images", "check_keep_al
 
 KeepAlive = str | float | None
 Format = str | dict[str, Any] | None
+
+
+def as_text(value: object) -> str | None:
+    """A structured argument (tool definitions, a JSON schema) as the JSON text sent for it,
+    so that it counts toward the size limit like the prompt it travels with.
+
+    >>> as_text({"type": "object"}), as_text(None)
+    ('{"type": "object"}', None)
+
+    Raises:
+        InvalidInputError: it is nested too deeply to be written out.
+    """
+    if not value:
+        return None
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value)
+    except (RecursionError, ValueError, TypeError) as exc:
+        raise InvalidInputError(
+            f"a structured argument (tools or format) cannot be sent as JSON ({exc}); "
+            "send a plain, shallow object"
+        ) from exc
 
 
 def check_size(settings: Settings, *texts: str | None) -> None:

@@ -16,6 +16,7 @@ from mcp_ollama.generation.batch import BatchResult, check_batch, run_batch
 from mcp_ollama.generation.checks import (
     Format,
     KeepAlive,
+    as_text,
     check_format,
     check_images,
     check_keep_alive,
@@ -123,7 +124,7 @@ class GenerationService:
         if attachment is not None:
             prompt = attachment.around(prompt)
             images = [*attachment.images, *(images or [])]
-        check_size(self.settings, prompt, system, suffix)
+        check_size(self.settings, prompt, system, suffix, as_text(format))
         resolved = self.presets.resolve(model, preset=preset, options=options)
         request = GenerateRequest(
             model=model,
@@ -209,6 +210,8 @@ class GenerationService:
             *(m.content for m in history),
             *(m.thinking for m in history),
             system if session_id else None,
+            as_text(tools),
+            as_text(format),
         )
         check_images(self.settings, [image for m in history for image in m.images or []])
         resolved = self.presets.resolve(model, preset=preset, options=options)
@@ -371,6 +374,7 @@ class GenerationService:
         """
         model = validate_model_name(model)
         limit = check_batch(prompts, concurrency, self.settings.max_concurrent_requests)
+        check_size(self.settings, *prompts)  # the batch is one call: its prompts together
         self.presets.resolve(model, preset=preset, options=options)
         if skills:
             system = await self.skills.system_message(skills, system)

@@ -6,6 +6,9 @@ when it cuts a string inside an emoji) waits for an answer forever. Here such a 
 with a JSON-RPC error instead: a parse error (-32700) for text that is not valid JSON, an invalid
 request (-32600) for JSON that is not a JSON-RPC message, carrying the request's id whenever the
 line shows one, so the client's call ends. Over HTTP the same body gets a 400.
+
+At a signal, the requests still waiting for their answer (`Outstanding`) get them written before
+the input ends: every call in flight answers "shutting down", not only the first.
 """
 
 from __future__ import annotations
@@ -18,24 +21,62 @@ import structlog
 from mcp.server import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
-from mcp.types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
+from mcp.types import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    ErrorData,
+    JSONRPCError,
+    JSONRPCRequest,
+    JSONRPCResponse,
+    RequestId,
+)
 from pydantic import ValidationError
 
-__all__ = ["malformed_message_error", "serve_stdio"]
+__all__ = ["Outstanding", "malformed_message_error", "serve_stdio"]
 
 logger = structlog.get_logger()
 
 MAX_DETAIL_CHARS = 200
 
 
-async def serve_stdio(mcp: MCPServer[Any]) -> None:
-    """`mcp.run_stdio_async()`, answering every unreadable line with a JSON-RPC error."""
+class Outstanding:
+    """The requests read from stdin that have no answer on stdout yet.
+
+    At a signal every call in flight is cancelled and answers; ending the input right away
+    would close the session before those answers are written. `drained` waits for them.
+    """
+
+    def __init__(self) -> None:
+        self._ids: set[RequestId] = set()
+        self._changed = anyio.Event()
+
+    def received(self, message: SessionMessage) -> None:
+        """Note a request read from the client."""
+        if isinstance(message.message, JSONRPCRequest):
+            self._ids.add(message.message.id)
+
+    def answered(self, message: SessionMessage) -> None:
+        """Note an answer written to the client."""
+        if isinstance(message.message, JSONRPCResponse | JSONRPCError):
+            self._ids.discard(message.message.id)
+            self._changed.set()
+            self._changed = anyio.Event()
+
+    async def drained(self, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) until every request read so far has its answer."""
+        with anyio.move_on_after(timeout):
+            while self._ids:
+                await self._changed.wait()
+
+
+async def serve_stdio(mcp: MCPServer[Any], outstanding: Outstanding | None = None) -> None:
+    """`mcp.run_stdio_async()`, answering every unreadable line with a JSON-RPC error, and
+    keeping `outstanding` up to date."""
     server = mcp._lowlevel_server  # what run_stdio_async() runs; it offers no hook for this
-    async with (
-        stdio_server() as (read_stream, write_stream),
-        anyio.create_task_group() as tg,
-    ):
+    tracked = outstanding or Outstanding()
+    async with stdio_server() as (read_stream, write_stream):
         readable_send, readable = anyio.create_memory_object_stream[SessionMessage | Exception]()
+        writable, to_write = anyio.create_memory_object_stream[SessionMessage]()
 
         async def answer_malformed() -> None:
             async with readable_send:
@@ -49,11 +90,23 @@ async def serve_stdio(mcp: MCPServer[Any]) -> None:
                         )
                         await write_stream.send(SessionMessage(error))
                     else:
+                        tracked.received(item)
                         await readable_send.send(item)
 
-        tg.start_soon(answer_malformed)
-        await server.run(readable, write_stream, server.create_initialization_options())
-        tg.cancel_scope.cancel()
+        async def write_answers() -> None:
+            async with to_write:
+                async for message in to_write:
+                    await write_stream.send(message)
+                    tracked.answered(message)
+
+        async with anyio.create_task_group() as reading:
+            reading.start_soon(answer_malformed)
+            async with anyio.create_task_group() as writing:
+                writing.start_soon(write_answers)  # until the server closes `writable`
+                async with writable:
+                    await server.run(readable, writable, server.create_initialization_options())
+            reading.cancel_scope.cancel()  # the server is done: nothing more to read
+        await write_stream.aclose()  # the SDK's writer ends once everything is written
 
 
 def malformed_message_error(exc: Exception) -> JSONRPCError:

@@ -43,7 +43,7 @@ from mcp_ollama.server.http_security import (
     transport_security,
 )
 from mcp_ollama.server.shared_state import hold_state
-from mcp_ollama.server.stdio import serve_stdio
+from mcp_ollama.server.stdio import Outstanding, serve_stdio
 from mcp_ollama.settings import Settings
 
 __all__ = [
@@ -154,16 +154,18 @@ async def serve(mcp: MCPServer[Any], settings: Settings) -> int | None:
     async with anyio.create_task_group() as tg:
         if settings.transport == "stdio":
             with _endable_stdin() as end_input:
+                outstanding = Outstanding()
 
                 async def stop_stdio() -> None:
                     await cancel_calls_in_flight(SHUTDOWN_GRACE)
-                    # Then end the input as if the client had closed stdin: the SDK closes the
-                    # session and the lifespan, its usual way out.
+                    # Their answers reach stdout before the input ends, as if the client had
+                    # closed stdin: the SDK then closes the session and the lifespan.
+                    await outstanding.drained(SHUTDOWN_GRACE)
                     end_input()
 
                 tg.start_soon(_stop_on_signals, stop_stdio, stopped_by)
                 try:
-                    await serve_stdio(mcp)
+                    await serve_stdio(mcp, outstanding)
                 except* BrokenPipeError:
                     # The client died or closed our stdout: nobody is left to answer.
                     logger.info("client closed stdout; stopping")
