@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 import anyio
 import structlog
 import uvicorn
+from anyio.abc import TaskStatus
 from mcp.server import MCPServer
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -163,7 +164,7 @@ async def serve(mcp: MCPServer[Any], settings: Settings) -> int | None:
                     await outstanding.drained(SHUTDOWN_GRACE)
                     end_input()
 
-                tg.start_soon(_stop_on_signals, stop_stdio, stopped_by)
+                await tg.start(_stop_on_signals, stop_stdio, stopped_by)
                 try:
                     await serve_stdio(mcp, outstanding)
                 except* BrokenPipeError:
@@ -180,7 +181,7 @@ async def serve(mcp: MCPServer[Any], settings: Settings) -> int | None:
                 logging.getLogger("uvicorn.error").addFilter(_expected_cancellations)
                 server.should_exit = True
 
-            tg.start_soon(_stop_on_signals, stop_http, stopped_by)
+            await tg.start(_stop_on_signals, stop_http, stopped_by)
             path = SSE_PATH if settings.transport == "sse" else MCP_PATH
             logger.info(
                 "listening",
@@ -281,15 +282,25 @@ class _UvicornServer(uvicorn.Server):
 
 
 async def _stop_on_signals(
-    stop: Callable[[], Coroutine[Any, Any, None]], stopped_by: list[int]
+    stop: Callable[[], Coroutine[Any, Any, None]],
+    stopped_by: list[int],
+    *,
+    task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """On the first SIGTERM/SIGINT start `stop` and arm a watchdog; on a second, exit now."""
+    """On the first SIGTERM/SIGINT start `stop` and arm a watchdog; on a second, exit now.
+
+    Reports started once the signals are taken over, and the transport starts only then: a
+    signal in between would otherwise end the process with the stdin reader thread blocked,
+    and the interpreter would wait for that thread forever.
+    """
     if sys.platform == "win32":  # no loop signal handlers there: Ctrl+C still stops the server
+        task_status.started()
         return
     watchdog = threading.Timer(SHUTDOWN_TIMEOUT, _stop_took_too_long)
     watchdog.daemon = True
     try:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            task_status.started()
             async with anyio.create_task_group() as tg:
                 async for signum in signals:
                     name = signal.Signals(signum).name
