@@ -34,6 +34,7 @@ DATA_ENTRIES = re.compile(
     r"|reports|reports/\.?(bench|compare)-\d{8}-\d{6}-[0-9a-f]{6}\.(json|md|svg|html)[.\w-]*"
     r"|outputs|outputs/\.?output-\d{8}-\d{6}-[0-9a-f]{6}\.json[.\w-]*"
     r"|configs|configs/\.?config-\d{8}-\d{6}-[0-9a-f]{6}\.(toml|json)[.\w-]*"
+    r"|\.?imported-config\.toml[.\w-]*"
     r"|logs|skills|\.health-check[\w.-]*)$"
 )
 
