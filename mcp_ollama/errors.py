@@ -19,6 +19,7 @@ MCPOllamaError                      base of everything we raise on purpose
 │   │   └── NotOllamaError          something that is not Ollama answered at OLLAMA_HOST
 │   ├── MalformedResponseError      the daemon sent something that is not its API
 │   ├── GenerationInterruptedError  a stream broke after tokens arrived (never repeated)
+│   ├── PullInterruptedError        a download broke after it started (pull_model resumes it)
 │   ├── OllamaStartupError          auto-start failed, or no `ollama` binary
 │   └── OllamaCLIError              the `ollama` CLI fallback failed
 ├── InvalidInputError               an argument is out of range or not allowed
@@ -59,6 +60,7 @@ __all__ = [
     "OllamaStartupError",
     "OllamaTimeoutError",
     "PresetNotFoundError",
+    "PullInterruptedError",
     "ReportNotFoundError",
     "SessionNotFoundError",
     "SettingsError",
@@ -244,6 +246,20 @@ class GenerationInterruptedError(OllamaError):
             again = "; if it stalls again, raise the stall timeout (MCP_OLLAMA_STALL_TIMEOUT)"
         super().__init__(f"{self._what}. Call the tool again to retry{again}.")
         self.person = f"{self._what}. Run the command again to retry{again}."
+
+
+class PullInterruptedError(OllamaError):
+    """A download broke after it had started; Ollama keeps the layers it finished, so pulling
+    again resumes it."""
+
+    def __init__(self, model: str, done: str, cause: OllamaError) -> None:
+        self.model = model
+        self.cause = cause
+        after = f" after {done}" if done else ""
+        self._what = f"the download of '{model}' was cut{after}: {cause.what}"
+        kept = "the layers already downloaded are kept"
+        super().__init__(f"{self._what}. Call pull_model again to resume it: {kept}.")
+        self.person = f"{self._what}. Pull it again to resume: {kept}."
 
 
 class OllamaStartupError(OllamaError):

@@ -23,6 +23,7 @@ from mcp_ollama.conversations.sessions import SessionStore
 from mcp_ollama.conversations.turns import Conversations
 from mcp_ollama.conversations.usage import UsageLedger
 from mcp_ollama.events import ChangeFeed
+from mcp_ollama.fleet.host import Host
 from mcp_ollama.fleet.models import ModelService
 from mcp_ollama.fleet.registry import Fleet
 from mcp_ollama.generation.imported_config import preset_book
@@ -32,6 +33,7 @@ from mcp_ollama.generation.service import GenerationService
 from mcp_ollama.generation.skills import SkillBook
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.types import ChatRequest
+from mcp_ollama.progress import ProgressCallback
 from mcp_ollama.results import ChatResult, GenerationResult
 from mcp_ollama.settings import Settings
 
@@ -89,9 +91,7 @@ class OllamaService:
             usage=self.usage,
             conversations=self.conversations,
             windows=windows,
-            pull=lambda host, model, progress: self.models.pull(
-                model, host=host.name, on_progress=progress
-            ),
+            pull=self._auto_pull,
         )
         self.bench = BenchService(
             settings,
@@ -101,7 +101,12 @@ class OllamaService:
             app_version=__version__,
             changes=self.changes,
             exclusive=self.leases.hold,
+            pull=self._auto_pull,
         )
+
+    async def _auto_pull(self, host: Host, model: str, progress: ProgressCallback | None) -> None:
+        """The auto-pull of a model a generation or a benchmark needs, on the host chosen."""
+        await self.models.pull(model, host=host.name, on_progress=progress)
 
     async def _client_for(self, model: str) -> OllamaClient:
         return (await self.fleet.route(model)).client

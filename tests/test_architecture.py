@@ -25,6 +25,7 @@ PACKAGE = Path(mcp_ollama.__file__).parent
 ROOT = PACKAGE.parent
 MODULES = sorted(PACKAGE.rglob("*.py"))
 SHARED = {
+    "deadline",
     "errors",
     "events",
     "hosts",

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import anyio
 import pytest
 
-from mcp_ollama.bench.benchmark import compare_models, run_benchmark
+from mcp_ollama.bench.benchmark import Target, compare_models, run_benchmark
+from mcp_ollama.bench.measure import on_client
 from mcp_ollama.bench.suite import BUILTIN_SUITE, BenchmarkPlan, BenchmarkPrompt, build_prompts
 from mcp_ollama.errors import InvalidInputError, InvalidOptionError, PresetNotFoundError
 from mcp_ollama.generation.options import PresetBook, ResolvedOptions
@@ -31,7 +32,7 @@ async def test_generation_tokens_per_second_is_within_5_percent_of_the_fakes_spe
 ) -> None:
     fake.tokens_per_second = 200
     plan = BenchmarkPlan(prompts=ONE_PROMPT, runs=3, warmup=1)
-    result = await run_benchmark(ollama, "llama3.2:1b", plan, capped(40))
+    result = await run_benchmark(Target("llama3.2:1b", on_client(ollama)), plan, capped(40))
     assert result.summary["tokens_per_second"].count == 3
     assert result.summary["tokens_per_second"].median == pytest.approx(200, rel=0.05)
     assert all(run.output_tokens == 40 for run in result.metrics)
@@ -43,7 +44,7 @@ async def test_time_to_first_token_spans_the_fakes_delay_and_ends_before_the_run
     fake.ttft = 0.15
     fake.tokens_per_second = 2000
     plan = BenchmarkPlan(prompts=ONE_PROMPT, runs=3, warmup=1)
-    result = await run_benchmark(ollama, "llama3.2:1b", plan, capped(8))
+    result = await run_benchmark(Target("llama3.2:1b", on_client(ollama)), plan, capped(8))
     # Measured from the request to the first token: never shorter than the fake's delay before
     # it (1 ms of timer slack), never past the end of its run. Bounds, not a wall-clock figure.
     for measured in result.metrics:
@@ -60,7 +61,7 @@ async def test_warmup_runs_load_the_model_and_are_left_out_of_the_figures(
 ) -> None:
     fake.load_duration = 0.3
     plan = BenchmarkPlan(prompts=ONE_PROMPT, runs=2, warmup=2)
-    result = await run_benchmark(ollama, "llama3.2:1b", plan, capped(8))
+    result = await run_benchmark(Target("llama3.2:1b", on_client(ollama)), plan, capped(8))
     assert len(fake.requests_to("/api/generate")) == 4
     assert [run.run for run in result.metrics] == [1, 2]
     # Only the first (warmup) request paid the 300 ms load; the measured runs found it loaded.
@@ -76,7 +77,9 @@ async def test_progress_is_reported_once_per_run_out_of_the_runs_planned(
         seen.append((progress, total, message))
 
     plan = BenchmarkPlan(prompts=list(BUILTIN_SUITE[:2]), runs=2, warmup=1)
-    await run_benchmark(ollama, "llama3.2:1b", plan, capped(8), on_progress=on_progress)
+    await run_benchmark(
+        Target("llama3.2:1b", on_client(ollama)), plan, capped(8), on_progress=on_progress
+    )
     assert [(p, t) for p, t, _ in seen] == [(i, 6) for i in range(1, 7)]
     assert seen[0][2] is not None
     assert "warmup" in seen[0][2]
@@ -86,7 +89,7 @@ async def test_progress_is_reported_once_per_run_out_of_the_runs_planned(
 
 async def test_each_prompt_keeps_the_models_answer_for_review(ollama: OllamaClient) -> None:
     plan = BenchmarkPlan(prompts=list(BUILTIN_SUITE), runs=1, warmup=0)
-    result = await run_benchmark(ollama, "qwen3:0.6b", plan, capped(64))
+    result = await run_benchmark(Target("qwen3:0.6b", on_client(ollama)), plan, capped(64))
     assert [r.prompt for r in result.responses] == ["short", "long_context", "code"]
     assert all(r.response for r in result.responses)
     assert all(r.thinking for r in result.responses)  # qwen3 is a thinking model in the fake

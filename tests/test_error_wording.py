@@ -1,6 +1,7 @@
 """Errors say what actually happened, then the one next step that fits: a failing daemon is not
 a stopped one, a dropped stream is not a refused connection, an unknown host name is not a
-refused connection, and a server that is not Ollama is named as such."""
+refused connection, a cut download says how to resume it, and a server that is not Ollama is
+named as such."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from mcp_ollama.errors import (
     OllamaConnectionError,
     OllamaHostNotFoundError,
     OllamaResponseError,
+    PullInterruptedError,
 )
 from mcp_ollama.fleet.health import check_health
 from mcp_ollama.ollama.client import OllamaClient
@@ -87,6 +89,25 @@ async def test_a_stream_dropped_mid_answer_says_call_again_without_start_it(
     assert message.endswith("Call the tool again to retry.")
     assert "ollama serve" not in message
     assert "cannot connect" not in message
+
+
+async def test_a_download_cut_mid_stream_says_where_it_was_cut_and_to_pull_again(
+    fake_ollama: FakeServerHandle, fake: FakeOllama, tmp_path: Path
+) -> None:
+    fake.set_fault("drop_mid_stream", paths=["/api/pull"])
+    settings = make_settings(fake_ollama.url, tmp_path, cli_fallback=False)
+    async with service_for(settings) as service:
+        with pytest.raises(PullInterruptedError) as excinfo:
+            await service.models.pull("tinyllama")
+
+    message = str(excinfo.value)
+    assert message.startswith("the download of 'tinyllama' was cut after ")
+    assert "closed the connection before the response was complete" in message
+    assert message.endswith(
+        "Call pull_model again to resume it: the layers already downloaded are kept."
+    )
+    assert "is Ollama running" not in message
+    assert "Pull it again to resume" in excinfo.value.for_person()
 
 
 async def test_a_host_name_that_does_not_resolve_is_not_called_connection_refused(

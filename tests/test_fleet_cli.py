@@ -1,4 +1,5 @@
-"""Several hosts from the human CLI: `doctor` reports each host, `compare --host` ranks machines."""
+"""Several hosts from the human CLI: `doctor` reports each host, `compare --host` and `bench --host`
+rank machines."""
 
 from __future__ import annotations
 
@@ -70,4 +71,20 @@ def test_compare_with_two_hosts_ranks_the_machines(fleet: FakeFleet) -> None:
     assert done.returncode == 0, done.stderr
     ranking = next(line for line in done.stdout.splitlines() if line.startswith("gen tok/s"))
     assert ranking.index("llama3.2:1b@gpu") < ranking.index("llama3.2:1b@laptop")
+    assert "Report compare-" in done.stdout
+
+
+def test_bench_with_two_hosts_ranks_the_machines(fleet: FakeFleet) -> None:
+    fleet.fake("gpu").tokens_per_second = 100.0
+    fleet.fake("laptop").tokens_per_second = 400.0
+
+    done = run_cli(
+        fleet, "bench", "llama3.2:1b", "--host", "gpu", "--host", "laptop",
+        "--runs", "1", "--warmup", "0", "--max-tokens", "8", "--prompt", "Name a river.",
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Benchmark of llama3.2:1b on 2 hosts: 1 prompt(s) x 1 run(s)")
+    ranking = next(line for line in done.stdout.splitlines() if line.startswith("gen tok/s"))
+    assert ranking.index("llama3.2:1b@laptop") < ranking.index("llama3.2:1b@gpu")
     assert "Report compare-" in done.stdout

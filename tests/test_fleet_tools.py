@@ -137,3 +137,35 @@ async def test_host_arguments_are_listed_only_with_several_hosts_and_fit_the_bud
         [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in core_tools]
     )
     assert size <= 12_000
+
+
+async def test_benchmark_model_with_hosts_ranks_the_machines_fastest_first(
+    client: Client, fleet: FakeFleet
+) -> None:
+    fleet.fake("gpu").tokens_per_second = 400.0
+    fleet.fake("laptop").tokens_per_second = 100.0
+    listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+    arguments = {
+        "model": "llama3.2:1b",
+        "hosts": ["laptop", "gpu"],
+        "prompts": ["Count to three"],
+        "runs": 1,
+        "warmup": 0,
+        "max_tokens": 16,
+    }
+
+    result = await client.call_tool("benchmark_model", arguments)
+    both = await client.call_tool("benchmark_model", {**arguments, "host": "gpu"})
+
+    assert "hosts" in listed["benchmark_model"].input_schema["properties"]
+    data = ok(result)
+    assert data["host"] == "gpu"  # the figures at the top are the fastest machine's
+    assert [h["model"] for h in data["hosts"]] == ["llama3.2:1b@gpu", "llama3.2:1b@laptop"]
+    ranking = [entry["model"] for entry in data["rankings"]["tokens_per_second"]]
+    assert ranking == ["llama3.2:1b@gpu", "llama3.2:1b@laptop"]
+    text = text_of(result)
+    assert text.startswith("llama3.2:1b on 2 hosts, 1 run(s) per prompt after 0 warmup")
+    assert text.index("| llama3.2:1b@gpu |") < text.index("| llama3.2:1b@laptop |")
+    report = ok(await client.call_tool("get_report", {"report_id": data["report_id"]}))
+    assert "llama3.2:1b@laptop vs llama3.2:1b@gpu" in report["content"]
+    assert "not both" in error_text(both)

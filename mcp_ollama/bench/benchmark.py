@@ -1,46 +1,65 @@
 """Benchmarks and model comparisons, measured with Ollama's own counters.
 
-Every run streams (`OllamaClient.stream_generate` under `aclosing`, so a cancellation closes the
-request), which lets time to first token be measured here, on a monotonic clock, from the moment
-the request is sent to the first chunk carrying text or thinking. Everything else comes from the
-final chunk: generation tokens/s is `eval_count / eval_duration`, prompt-eval tokens/s is
-`prompt_eval_count / prompt_eval_duration`, never characters per second. Warmup runs load the
-model and are left out of every figure. Models run one at a time: concurrent runs on one GPU would
-measure each other.
+Each run is streamed and timed by `bench.measure`: generation tokens/s is `eval_count /
+eval_duration`, prompt-eval tokens/s is `prompt_eval_count / prompt_eval_duration`, never
+characters per second. Warmup runs load the model and are left out of every figure. Models run one
+at a time: concurrent runs on one GPU would measure each other.
+
+A run goes through a `Measure`: the service's sends it through the fleet (auto-start, busy
+retries, auto-pull, routing and failover), `on_client` straight to one daemon. A run that fails is
+recorded and the others go on, unless every later run would fail the same way (the model is
+missing, the host is gone, the request is refused) or `MAX_FAILED_IN_A_ROW` failed in a row; a
+model none of whose runs finished is failed, and a comparison none of whose models finished is an
+error (nothing is saved).
 
 A comparison runs `Target`s: a model on a daemon, so one model on several hosts ranks the machines
 (each named model@host). This module is the runner; what runs is in `bench.suite`, what was
-measured in `bench.metrics`.
+measured in `bench.metrics`, one run in `bench.measure`.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from mcp_ollama.bench.measure import Measure, Measured, on_client
 from mcp_ollama.bench.metrics import (
     BenchmarkResult,
     ComparisonResult,
     ModelOutcome,
     PromptResponse,
+    RunFailure,
     RunMetrics,
     rank_models,
     summarize,
 )
-from mcp_ollama.bench.suite import DEFAULT_MAX_TOKENS, MAX_MODELS, BenchmarkPlan, check_counts
-from mcp_ollama.errors import InvalidInputError, MalformedResponseError, MCPOllamaError
-from mcp_ollama.generation import ResolvedOptions, call_deadline
+from mcp_ollama.bench.suite import (
+    DEFAULT_MAX_TOKENS,
+    MAX_MODELS,
+    BenchmarkPlan,
+    check_counts,
+    check_models,
+)
+from mcp_ollama.deadline import pending
+from mcp_ollama.errors import (
+    GenerationInterruptedError,
+    InvalidInputError,
+    MalformedResponseError,
+    MCPOllamaError,
+    OllamaResponseError,
+    OllamaTimeoutError,
+)
+from mcp_ollama.generation import ResolvedOptions
 from mcp_ollama.ollama.client import OllamaClient
-from mcp_ollama.ollama.missing import explain_missing
-from mcp_ollama.ollama.names import canonical_name, validate_model_name
+from mcp_ollama.ollama.names import validate_model_name
 from mcp_ollama.ollama.types import GenerateRequest
 from mcp_ollama.progress import ProgressCallback
-from mcp_ollama.results import ns_to_ms, per_second
 
-__all__ = ["Target", "check_models", "compare_models", "compare_targets", "run_benchmark"]
+__all__ = ["BENCH_ADVICE", "Target", "compare_models", "compare_targets", "run_benchmark"]
+
+MAX_FAILED_IN_A_ROW = 3
+BENCH_ADVICE = "Pass a larger `timeout`, fewer `runs` or `prompts`, or a smaller `max_tokens`"
 
 Resolver = Callable[[str], ResolvedOptions]
 """Resolves a model's options (explicit > preset > per-model defaults)."""
@@ -48,18 +67,21 @@ Resolver = Callable[[str], ResolvedOptions]
 
 @dataclass(frozen=True)
 class Target:
-    """One model on one daemon, as a comparison runs and ranks it; `error` marks one that
-    cannot run (no host has the model) and is reported as failed."""
+    """One model and how its runs are made; `host` names where they go when that is known up
+    front (a pinned host)."""
 
     model: str
-    client: OllamaClient | None
+    measure: Measure
     host: str | None = None
-    error: str | None = None
 
     @property
     def label(self) -> str:
         """How reports name it: the model, or model@host."""
-        return f"{self.model}@{self.host}" if self.host else self.model
+        return _label(self.model, self.host)
+
+
+def _label(model: str, host: str | None) -> str:
+    return f"{model}@{host}" if host else model
 
 
 class _Progress:
@@ -79,81 +101,135 @@ class _Progress:
         """After a model failed, account for the runs it will not make."""
         self.done = max(self.done, done)
 
+    def within(self) -> ProgressCallback | None:
+        """A callback for what happens before the next run ends (an auto-pull): a share of that
+        run's step, with its own message."""
+        callback = self.callback
+        if callback is None:
+            return None
 
-async def _measure(
-    client: OllamaClient, request: GenerateRequest, timeout: float | None
-) -> tuple[RunMetrics, str, str | None]:
-    """Stream one generation; returns metrics (prompt/run unset), the text and the thinking."""
-    text: list[str] = []
-    thinking: list[str] = []
-    ttft: float | None = None
-    final = None
-    with call_deadline(timeout, "a benchmark run"):
-        start = time.perf_counter()
-        async with aclosing(client.stream_generate(request)) as chunks:
-            async for chunk in chunks:
-                if ttft is None and (chunk.response or chunk.thinking):
-                    ttft = time.perf_counter() - start
-                text.append(chunk.response)
-                if chunk.thinking:
-                    thinking.append(chunk.thinking)
-                if chunk.done:
-                    final = chunk
-        wall = time.perf_counter() - start
-    if final is None:
-        raise MalformedResponseError("the generate stream ended without a final 'done' line")
-    metrics = RunMetrics(
-        prompt="",
-        run=0,
-        load_ms=ns_to_ms(final.load_duration),
-        ttft_ms=None if ttft is None else round(ttft * 1000, 3),
-        prompt_tokens_per_second=per_second(final.prompt_eval_count, final.prompt_eval_duration),
-        tokens_per_second=per_second(final.eval_count, final.eval_duration),
-        total_ms=ns_to_ms(final.total_duration),
-        output_tokens=final.eval_count or 0,
-        prompt_tokens=final.prompt_eval_count or 0,
-        wall_ms=round(wall * 1000, 3),
-        done_reason=final.done_reason,
-    )
-    return metrics, "".join(text), "".join(thinking) or None
+        last = float(self.done)
+
+        async def report(progress: float, total: float | None, message: str | None) -> None:
+            nonlocal last
+            # A pull learns its total as it goes: the share may shrink, progress never does.
+            last = max(last, self.done + (min(progress / total, 1.0) * 0.9 if total else 0.0))
+            await callback(last, self.total, message)
+
+        return report
+
+
+def _repeats(exc: MCPOllamaError) -> bool:
+    """Whether every later run of a target would fail the same way (the model is missing, the
+    host is gone, the request is refused), rather than this run alone (a cut stream, a run over
+    its time, a failure inside Ollama)."""
+    if isinstance(exc, GenerationInterruptedError | OllamaTimeoutError | MalformedResponseError):
+        return False
+    if isinstance(exc, OllamaResponseError):
+        return 400 <= exc.status_code < 500
+    return True
+
+
+class _Runs:
+    """One target's runs: the measured ones, those that failed, and where they ran."""
+
+    def __init__(self, target: Target, plan: BenchmarkPlan, progress: _Progress) -> None:
+        self.target = target
+        self.plan = plan
+        self.progress = progress
+        self.host = target.host
+        self.measured: list[RunMetrics] = []
+        self.responses: list[PromptResponse] = []
+        self.failures: list[RunFailure] = []
+        self.error: MCPOllamaError | None = None
+        self._in_a_row = 0
+
+    @property
+    def label(self) -> str:
+        return _label(self.target.model, self.host)
+
+    async def run(
+        self,
+        request: GenerateRequest,
+        timeout: float | None,
+        prompt: str,
+        index: int,
+        *,
+        warmup: bool,
+    ) -> Measured | None:
+        """One run, or None when it failed (recorded).
+
+        Raises:
+            MCPOllamaError: the run failed in a way every later one would too.
+        """
+        kind, of = ("warmup", self.plan.warmup) if warmup else ("run", self.plan.runs)
+        step = f"measuring {self.label} (prompt '{prompt}', {kind} {index} of {of})"
+        try:
+            with pending(step, BENCH_ADVICE):
+                measured = await self.target.measure(request, timeout, self.progress.within())
+        except MCPOllamaError as exc:
+            self.error = exc
+            self.failures.append(RunFailure.of(prompt, index, exc, warmup=warmup))
+            self._in_a_row += 1
+            if _repeats(exc) or self._in_a_row >= MAX_FAILED_IN_A_ROW:
+                raise
+            await self.progress.step(f"{self.label}: {prompt}, {kind} {index}/{of} failed")
+            return None
+        self._in_a_row = 0
+        self.host = measured.host or self.host
+        detail = "" if warmup else f", {_fmt(measured.metrics.tokens_per_second)} tokens/s"
+        await self.progress.step(f"{self.label}: {prompt}, {kind} {index}/{of}{detail}")
+        return measured
 
 
 async def _run_model(
-    client: OllamaClient,
-    model: str,
+    target: Target,
     plan: BenchmarkPlan,
     resolved: ResolvedOptions,
     progress: _Progress,
     keep_alive: str | float | None,
-    label: str | None = None,
 ) -> ModelOutcome:
-    name = label or model
+    """The target's outcome (naming the host it ran on).
+
+    Raises:
+        MCPOllamaError: no measured run finished (the last error).
+    """
     options = dict(resolved.options)
     options.setdefault("num_predict", DEFAULT_MAX_TOKENS)
-    measured: list[RunMetrics] = []
-    responses: list[PromptResponse] = []
-    for item in plan.prompts:
-        request = GenerateRequest(
-            model=model, prompt=item.prompt, options=options, keep_alive=keep_alive
-        )
-        for index in range(plan.warmup):
-            await _measure(client, request, resolved.timeout)
-            await progress.step(f"{name}: {item.name}, warmup {index + 1}/{plan.warmup}")
-        for index in range(1, plan.runs + 1):
-            metrics, text, thinking = await _measure(client, request, resolved.timeout)
-            measured.append(metrics.model_copy(update={"prompt": item.name, "run": index}))
-            if index == 1:
-                responses.append(PromptResponse(prompt=item.name, response=text, thinking=thinking))
-            await progress.step(
-                f"{name}: {item.name}, run {index}/{plan.runs}, "
-                f"{_fmt(metrics.tokens_per_second)} tokens/s"
+    runs = _Runs(target, plan, progress)
+    try:
+        for item in plan.prompts:
+            request = GenerateRequest(
+                model=target.model, prompt=item.prompt, options=options, keep_alive=keep_alive
             )
+            for index in range(1, plan.warmup + 1):
+                await runs.run(request, resolved.timeout, item.name, index, warmup=True)
+            for index in range(1, plan.runs + 1):
+                done = await runs.run(request, resolved.timeout, item.name, index, warmup=False)
+                if done is None:
+                    continue
+                runs.measured.append(
+                    done.metrics.model_copy(update={"prompt": item.name, "run": index})
+                )
+                if not any(r.prompt == item.name for r in runs.responses):
+                    runs.responses.append(
+                        PromptResponse(prompt=item.name, response=done.text, thinking=done.thinking)
+                    )
+    except MCPOllamaError:
+        if not runs.measured:
+            raise
+        # Some runs finished: the report keeps them, and the failure ends the list.
+    if not runs.measured:
+        assert runs.error is not None  # every measured run failed, or there would be one
+        raise runs.error
     return ModelOutcome(
-        model=name,
+        model=runs.label,
+        host=runs.host,
         options=options,
-        summary=summarize(measured),
-        metrics=measured,
-        responses=responses,
+        summary=summarize(runs.measured),
+        metrics=runs.measured,
+        responses=runs.responses,
+        failures=runs.failures,
     )
 
 
@@ -166,42 +242,34 @@ def _now() -> str:
 
 
 async def run_benchmark(
-    client: OllamaClient,
-    model: str,
+    target: Target,
     plan: BenchmarkPlan,
     resolve: Resolver,
     *,
     keep_alive: str | float | None = None,
     on_progress: ProgressCallback | None = None,
-    host: str | None = None,
 ) -> BenchmarkResult:
-    """Run the plan's prompts on one model, `warmup` unmeasured then `runs` measured times each.
+    """Run the plan's prompts on one model, `warmup` unmeasured then `runs` measured times each;
+    a failed run is recorded and the others go on.
 
     Raises:
         InvalidInputError: a bad model name, run count or option.
-        ModelNotFoundError: the model is not pulled.
-        OllamaError: a run failed (nothing is reported for a benchmark that did not finish).
+        MCPOllamaError: no measured run finished (nothing is reported then).
     """
-    model = validate_model_name(model)
+    model = validate_model_name(target.model)
     check_counts(plan.runs, plan.warmup)
     resolved = resolve(model)
     created_at = _now()
     progress = _Progress(on_progress, plan.runs_per_model)
-    label = Target(model, client, host).label
-    async with explain_missing(client):
-        outcome = await _run_model(client, model, plan, resolved, progress, keep_alive, label)
-    return BenchmarkResult(
+    outcome = await _run_model(target, plan, resolved, progress, keep_alive)
+    return BenchmarkResult.of(
+        model,
+        outcome,
         created_at=created_at,
-        model=model,
-        host=host,
         preset=plan.preset,
-        options=outcome.options,
         prompts=plan.prompts,
         runs=plan.runs,
         warmup=plan.warmup,
-        summary=outcome.summary,
-        metrics=outcome.metrics,
-        responses=outcome.responses,
     )
 
 
@@ -218,8 +286,9 @@ async def compare_models(
 
     Raises:
         InvalidInputError: fewer than two distinct models, a bad name, run count or option.
+        MCPOllamaError: no model finished.
     """
-    targets = [Target(name, client) for name in check_models(models)]
+    targets = [Target(name, on_client(client)) for name in check_models(models)]
     return await compare_targets(
         targets, plan, resolve, keep_alive=keep_alive, on_progress=on_progress
     )
@@ -241,6 +310,7 @@ async def compare_targets(
 
     Raises:
         InvalidInputError: fewer than two targets, too many, a bad run count or option.
+        MCPOllamaError: no target finished (the error says why each failed).
     """
     if len(targets) < 2:
         raise InvalidInputError(
@@ -257,24 +327,19 @@ async def compare_targets(
     created_at = _now()
     progress = _Progress(on_progress, plan.runs_per_model * len(targets))
     outcomes: list[ModelOutcome] = []
+    errors: list[tuple[str, MCPOllamaError]] = []
     for position, target in enumerate(targets, 1):
         try:
-            if target.client is None:
-                raise InvalidInputError(target.error or f"'{target.model}' cannot run")
-            async with explain_missing(target.client):
-                outcome = await _run_model(
-                    target.client,
-                    target.model,
-                    plan,
-                    resolved[target.model],
-                    progress,
-                    keep_alive,
-                    target.label,
-                )
+            outcome = await _run_model(target, plan, resolved[target.model], progress, keep_alive)
         except MCPOllamaError as exc:
-            outcome = ModelOutcome.failure(target.label, exc)
-            await progress.skip_to(plan.runs_per_model * position)
-        outcomes.append(outcome.model_copy(update={"host": target.host}))
+            outcome = ModelOutcome.failure(target.label, exc).model_copy(
+                update={"host": target.host}
+            )
+            errors.append((target.label, exc))
+        await progress.skip_to(plan.runs_per_model * position)
+        outcomes.append(outcome)
+    if len(errors) == len(targets):
+        raise _nothing_finished(errors)
     return ComparisonResult(
         created_at=created_at,
         models=outcomes,
@@ -287,26 +352,13 @@ async def compare_targets(
     )
 
 
-def check_models(models: Sequence[str], *, at_least: int = 2, hosts: bool = False) -> list[str]:
-    """The names validated, each model once (`hosts`: the caller could also give hosts).
-
-    Raises:
-        InvalidInputError: a bad name, a model listed twice, or fewer than `at_least`.
-    """
-    names = [validate_model_name(m) for m in models]
-    seen: dict[str, str] = {}
-    for name in names:
-        key = canonical_name(name)
-        if key in seen:
-            raise InvalidInputError(
-                f"'{name}' is listed twice (as '{seen[key]}'); compare distinct models"
-            )
-        seen[key] = name
-    if len(names) < at_least:
-        alternative = " (or one model and two hosts)" if hosts else ""
-        raise InvalidInputError(
-            f"compare_models needs at least two models{alternative}; use benchmark_model for one"
-        )
-    if len(names) > MAX_MODELS:
-        raise InvalidInputError(f"{len(names)} models given; compare at most {MAX_MODELS}")
-    return names
+def _nothing_finished(errors: Sequence[tuple[str, MCPOllamaError]]) -> MCPOllamaError:
+    """The error of a comparison none of whose targets finished: their one error when they share
+    it (the daemon is down), else each named."""
+    first = errors[0][1]
+    if all(str(exc) == str(first) for _, exc in errors):
+        return first
+    head = "no model finished, so nothing was saved"
+    error = MCPOllamaError(f"{head}: " + "; ".join(f"{label}: {exc}" for label, exc in errors))
+    error.person = f"{head}: " + "; ".join(f"{label}: {exc.for_person()}" for label, exc in errors)
+    return error

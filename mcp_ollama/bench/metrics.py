@@ -2,7 +2,7 @@
 
 Owns the result models (`RunMetrics`, `MetricStats`, `BenchmarkResult`, `ComparisonResult`, ...),
 the metric table (`METRICS`, `METRIC_LABELS`) and the pure statistics over them (`percentile`,
-`summarize`, `rank_models`, `metric_value`).
+`summarize`, `rank_models`, `metric_value`, `across_hosts`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ __all__ = [
     "ModelOutcome",
     "PromptResponse",
     "RankEntry",
+    "RunFailure",
     "RunMetrics",
+    "across_hosts",
     "metric_value",
     "percentile",
     "rank_models",
@@ -89,6 +91,29 @@ class RunMetrics(Result):
     done_reason: str | None = None
 
 
+class RunFailure(Result):
+    """A run that failed; the runs after it went on."""
+
+    prompt: str = Field(description="The prompt's name")
+    run: int = Field(description="1-based run number for this prompt (of its kind)")
+    warmup: bool = Field(False, description="A warmup run")
+    error: str
+    # The error worded for a person (`mcp-ollama bench`); neither sent nor saved.
+    _person_error: str | None = PrivateAttr(None)
+
+    @classmethod
+    def of(cls, prompt: str, run: int, exc: MCPOllamaError, *, warmup: bool) -> RunFailure:
+        """Run `run` of `prompt` that failed with `exc`."""
+        failure = cls(prompt=prompt, run=run, warmup=warmup, error=str(exc))
+        failure._person_error = exc.for_person()
+        return failure
+
+    @property
+    def error_for_person(self) -> str:
+        """Why the run failed, worded for a person at a terminal."""
+        return self._person_error or self.error
+
+
 class MetricStats(Result):
     """One metric aggregated over the measured runs."""
 
@@ -108,37 +133,6 @@ class PromptResponse(Result):
     thinking: str | None = None
 
 
-class BenchmarkResult(Result):
-    """benchmark_model: per-run metrics and their aggregates for one model."""
-
-    kind: Literal["benchmark"] = "benchmark"
-    report_id: str | None = Field(None, description="Id of the saved report (reports://{id})")
-    created_at: str = Field(description="When the benchmark started (UTC, ISO 8601)")
-    model: str
-    host: str | None = Field(None, description="The host it ran on (several hosts only)")
-    preset: str | None = None
-    options: dict[str, Any] = Field(description="The options every run was sent")
-    prompts: list[BenchmarkPrompt]
-    runs: int = Field(description="Measured runs per prompt")
-    warmup: int = Field(description="Unmeasured warmup runs per prompt")
-    summary: dict[str, MetricStats] = Field(
-        description="Aggregates over all measured runs: mean, median, p95, min, max"
-    )
-    metrics: list[RunMetrics] = Field(description="Every measured run")
-    responses: list[PromptResponse]
-    environment: dict[str, str] = Field(
-        default_factory=dict, description="Where it ran: versions, host, OS, CPUs"
-    )
-    report_files: dict[str, str] = Field(
-        default_factory=dict, description="Saved files: json, markdown, html"
-    )
-
-    @property
-    def label(self) -> str:
-        """How reports name what ran: the model, or model@host."""
-        return f"{self.model}@{self.host}" if self.host else self.model
-
-
 class ModelOutcome(Result):
     """One model's part of a comparison (model@host with several hosts); `ok` is false when it
     failed."""
@@ -151,6 +145,9 @@ class ModelOutcome(Result):
     summary: dict[str, MetricStats] = Field(default_factory=dict)
     metrics: list[RunMetrics] = Field(default_factory=list)
     responses: list[PromptResponse] = Field(default_factory=list)
+    failures: list[RunFailure] = Field(
+        default_factory=list, description="Runs that failed (the others went on)"
+    )
     # The error worded for a person (`mcp-ollama compare`); neither sent nor saved.
     _person_error: str | None = PrivateAttr(None)
 
@@ -173,6 +170,76 @@ class RankEntry(Result):
     rank: int
     model: str
     value: float
+
+
+class BenchmarkResult(Result):
+    """benchmark_model: per-run metrics and their aggregates for one model."""
+
+    kind: Literal["benchmark"] = "benchmark"
+    report_id: str | None = Field(None, description="Id of the saved report (reports://{id})")
+    created_at: str = Field(description="When the benchmark started (UTC, ISO 8601)")
+    model: str
+    host: str | None = Field(None, description="The host it ran on (several hosts only)")
+    preset: str | None = None
+    options: dict[str, Any] = Field(description="The options every run was sent")
+    prompts: list[BenchmarkPrompt]
+    runs: int = Field(description="Measured runs per prompt")
+    warmup: int = Field(description="Unmeasured warmup runs per prompt")
+    summary: dict[str, MetricStats] = Field(
+        description="Aggregates over all measured runs: mean, median, p95, min, max"
+    )
+    metrics: list[RunMetrics] = Field(description="Every measured run")
+    responses: list[PromptResponse]
+    failures: list[RunFailure] = Field(
+        default_factory=list, description="Runs that failed (the others went on)"
+    )
+    hosts: list[ModelOutcome] | None = Field(
+        None,
+        description="With `hosts`: the model on each host (model@host), fastest first; the "
+        "figures above are the fastest host's, and the report is a comparison",
+    )
+    rankings: dict[str, list[RankEntry]] | None = Field(
+        None, description="With `hosts`: per metric, the hosts best first (by median)"
+    )
+    environment: dict[str, str] = Field(
+        default_factory=dict, description="Where it ran: versions, host, OS, CPUs"
+    )
+    report_files: dict[str, str] = Field(
+        default_factory=dict, description="Saved files: json, markdown, html"
+    )
+
+    @classmethod
+    def of(
+        cls,
+        model: str,
+        outcome: ModelOutcome,
+        *,
+        created_at: str,
+        preset: str | None,
+        prompts: list[BenchmarkPrompt],
+        runs: int,
+        warmup: int,
+    ) -> BenchmarkResult:
+        """The benchmark of one model's outcome (on the host it names) under a plan."""
+        return cls(
+            created_at=created_at,
+            model=model,
+            host=outcome.host,
+            preset=preset,
+            options=outcome.options,
+            prompts=prompts,
+            runs=runs,
+            warmup=warmup,
+            summary=outcome.summary,
+            metrics=outcome.metrics,
+            responses=outcome.responses,
+            failures=outcome.failures,
+        )
+
+    @property
+    def label(self) -> str:
+        """How reports name what ran: the model, or model@host."""
+        return f"{self.model}@{self.host}" if self.host else self.model
 
 
 class ComparisonResult(Result):
@@ -267,3 +334,30 @@ def metric_value(summary: Mapping[str, MetricStats], metric: str) -> float | Non
     """The median of a metric, or None when no run reported it."""
     stats = summary.get(metric)
     return None if stats is None else stats.median
+
+
+def across_hosts(model: str, comparison: ComparisonResult) -> BenchmarkResult:
+    """One model's benchmark on several hosts, from the comparison that ran it there: the
+    fastest host's figures, and every host's summary, fastest first."""
+    ranked = [e.model for e in comparison.rankings.get("tokens_per_second", [])]
+    order = {label: i for i, label in enumerate(ranked)}
+    hosts = sorted(comparison.models, key=lambda o: (not o.ok, order.get(o.model, len(order))))
+    result = BenchmarkResult.of(
+        model,
+        hosts[0],
+        created_at=comparison.created_at,
+        preset=comparison.preset,
+        prompts=comparison.prompts,
+        runs=comparison.runs,
+        warmup=comparison.warmup,
+    )
+    return result.model_copy(
+        update={
+            # The other figures are in the saved comparison: each host's summary is enough here.
+            "hosts": [o.model_copy(update={"metrics": [], "responses": []}) for o in hosts],
+            "rankings": comparison.rankings,
+            "environment": comparison.environment,
+            "report_id": comparison.report_id,
+            "report_files": comparison.report_files,
+        }
+    )

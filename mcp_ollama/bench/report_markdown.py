@@ -14,6 +14,7 @@ from mcp_ollama.bench.metrics import (
     ComparisonResult,
     MetricStats,
     PromptResponse,
+    RunFailure,
     RunMetrics,
     metric_value,
 )
@@ -96,6 +97,18 @@ def _runs_table(runs: Sequence[RunMetrics]) -> list[str]:
     return lines
 
 
+def _failures(failures: Sequence[RunFailure], planned: int, measured: int) -> list[str]:
+    """The runs that failed (the others went on), and how many planned runs were not made."""
+    lines = [
+        f"- {cell(f.prompt)}, {'warmup' if f.warmup else 'run'} {f.run}: {cell(f.error)}"
+        for f in failures
+    ]
+    missing = planned - measured - sum(not f.warmup for f in failures)
+    if missing > 0:
+        lines.append(f"- {missing} planned run(s) not made after the last failure")
+    return lines
+
+
 def _prompt_preview(prompt: BenchmarkPrompt) -> str:
     text = " ".join(prompt.prompt.split())
     if len(text) > PROMPT_PREVIEW:
@@ -118,6 +131,10 @@ def benchmark_markdown(result: BenchmarkResult) -> str:
     lines += [f"- Options: `{json.dumps(result.options, sort_keys=True)}`", ""]
     lines += ["## Summary", "", *_summary_table(result.summary), ""]
     lines += ["## Runs", "", *_runs_table(result.metrics), ""]
+    if result.failures:
+        planned = len(result.prompts) * result.runs
+        failed = _failures(result.failures, planned, len(result.metrics))
+        lines += ["## Failed runs", "", "The other runs went on.", "", *failed, ""]
     lines += ["## Responses", ""]
     prompts = {p.name: p for p in result.prompts}
     for response in result.responses:
@@ -174,6 +191,10 @@ def comparison_markdown(result: ComparisonResult, *, chart_file: str | None = No
     if result.failed:
         lines += ["", "## Failed", ""]
         lines += [f"- `{o.model}`: {cell(o.error or 'failed')}" for o in result.models if not o.ok]
+    planned = len(result.prompts) * result.runs
+    for outcome in (o for o in result.models if o.failures):
+        failed = _failures(outcome.failures, planned, len(outcome.metrics))
+        lines += ["", f"## Failed runs of {outcome.model}", "", *failed]
     lines += ["", "## Responses", ""]
     for prompt in result.prompts:
         lines += [f"### {prompt.name}", "", _prompt_preview(prompt), ""]

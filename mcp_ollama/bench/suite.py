@@ -1,7 +1,8 @@
 """The benchmark suite and plan: the built-in prompts, the caller's prompts and the run limits.
 
 Owns what a benchmark runs (`BenchmarkPrompt`, `BenchmarkPlan`, `BUILTIN_SUITE`) and the checks on
-it (`build_prompts`, `check_counts`, the `MAX_*` limits); measuring lives in `bench.benchmark`.
+it (`build_prompts`, `check_counts`, `check_models`, the `MAX_*` limits); measuring lives in
+`bench.benchmark`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from pydantic import Field
 
 from mcp_ollama.errors import InvalidInputError
+from mcp_ollama.ollama.names import canonical_name, validate_model_name
 from mcp_ollama.results import Result
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "BenchmarkPrompt",
     "build_prompts",
     "check_counts",
+    "check_models",
 ]
 
 DEFAULT_MAX_TOKENS = 256
@@ -181,3 +184,28 @@ def check_counts(runs: int, warmup: int) -> None:
         raise InvalidInputError(f"runs must be from 1 to {MAX_RUNS}, not {runs}")
     if not 0 <= warmup <= MAX_WARMUP:
         raise InvalidInputError(f"warmup must be from 0 to {MAX_WARMUP}, not {warmup}")
+
+
+def check_models(models: Sequence[str], *, at_least: int = 2, hosts: bool = False) -> list[str]:
+    """The names validated, each model once (`hosts`: the caller could also give hosts).
+
+    Raises:
+        InvalidInputError: a bad name, a model listed twice, or fewer than `at_least`.
+    """
+    names = [validate_model_name(m) for m in models]
+    seen: dict[str, str] = {}
+    for name in names:
+        key = canonical_name(name)
+        if key in seen:
+            raise InvalidInputError(
+                f"'{name}' is listed twice (as '{seen[key]}'); compare distinct models"
+            )
+        seen[key] = name
+    if len(names) < at_least:
+        alternative = " (or one model and two hosts)" if hosts else ""
+        raise InvalidInputError(
+            f"compare_models needs at least two models{alternative}; use benchmark_model for one"
+        )
+    if len(names) > MAX_MODELS:
+        raise InvalidInputError(f"{len(names)} models given; compare at most {MAX_MODELS}")
+    return names

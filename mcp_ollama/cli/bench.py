@@ -21,7 +21,13 @@ from mcp_ollama.errors import InvalidInputError, MCPOllamaError
 from mcp_ollama.settings import Settings
 
 if TYPE_CHECKING:
-    from mcp_ollama.bench.metrics import BenchmarkResult, ComparisonResult
+    from mcp_ollama.bench.metrics import (
+        BenchmarkResult,
+        ComparisonResult,
+        ModelOutcome,
+        RankEntry,
+        RunFailure,
+    )
     from mcp_ollama.service import OllamaService
 
 # The service and benchmark modules are imported inside the commands that use them: every
@@ -71,21 +77,31 @@ _COMPARE_COLUMNS = ("tokens_per_second", "prompt_tokens_per_second", "ttft_ms", 
 
 def comparison_table(result: ComparisonResult) -> str:
     """A comparison: one row per model (medians), then each metric's models, best first."""
+    return _outcomes_table(result.models, result.rankings)
+
+
+def _outcomes_table(outcomes: Sequence[ModelOutcome], rankings: dict[str, list[RankEntry]]) -> str:
     from mcp_ollama.bench.metrics import METRIC_COLUMNS, metric_value
     from mcp_ollama.bench.report_markdown import number
 
     rows = [
         [o.model, "ok" if o.ok else "FAILED"]
         + [number(metric_value(o.summary, m)) for m in _COMPARE_COLUMNS]
-        for o in result.models
+        for o in outcomes
     ]
     table = format_table(["model", "status", *(METRIC_COLUMNS[m] for m in _COMPARE_COLUMNS)], rows)
     lines = [table, ""]
-    for metric, entries in result.rankings.items():
+    for metric, entries in rankings.items():
         order = ", ".join(f"{e.model} ({number(e.value)})" for e in entries)
         lines.append(f"{METRIC_COLUMNS[metric]}, best first: {order}")
-    lines += [f"{o.model} failed: {o.error_for_person}" for o in result.models if not o.ok]
+    lines += [f"{o.model} failed: {o.error_for_person}" for o in outcomes if not o.ok]
+    lines += [_failed_run(o.model, f) for o in outcomes for f in o.failures]
     return "\n".join(lines)
+
+
+def _failed_run(name: str, failure: RunFailure) -> str:
+    kind = "warmup" if failure.warmup else "run"
+    return f"{name}: {failure.prompt} {kind} {failure.run} failed: {failure.error_for_person}"
 
 
 def _files(files: dict[str, str]) -> str:
@@ -119,7 +135,13 @@ def register(commands: Any) -> None:
     """Add the `bench` and `compare` commands to the CLI's subparsers."""
     bench = commands.add_parser("bench", help="benchmark one model and save a report")
     bench.add_argument("model", help="an installed model, e.g. llama3.2:1b")
-    bench.add_argument("--host", help="the host to run it on (with several hosts)")
+    bench.add_argument(
+        "--host",
+        action="append",
+        dest="hosts",
+        metavar="NAME",
+        help="the host to run it on (with several hosts); repeat it to rank the machines",
+    )
     _add_common(bench, runs=3)
     bench.set_defaults(handler=_handler(_bench))
     compare = commands.add_parser("compare", help="compare models side by side, save a report")
@@ -187,11 +209,19 @@ def _common(args: argparse.Namespace, bar: ProgressBar) -> dict[str, Any]:
 
 
 async def _bench(service: OllamaService, args: argparse.Namespace, bar: ProgressBar) -> int:
-    result = await service.bench.benchmark(args.model, host=args.host, **_common(args, bar))
+    hosts = args.hosts or []
+    pins = {"host": hosts[0]} if len(hosts) == 1 else {"hosts": hosts or None}
+    result = await service.bench.benchmark(args.model, **pins, **_common(args, bar))
     bar.finish()
     out = sys.stdout
-    out.write(f"Benchmark of {result.label}: {len(result.prompts)} prompt(s) x {result.runs} ")
-    out.write(f"run(s) after {result.warmup} warmup\n\n{benchmark_table(result)}\n")
+    plan = f"{len(result.prompts)} prompt(s) x {result.runs} run(s) after {result.warmup} warmup"
+    if result.hosts:
+        table = _outcomes_table(result.hosts, result.rankings or {})
+        out.write(f"Benchmark of {result.model} on {len(result.hosts)} hosts: {plan} (medians)")
+        out.write(f"\n\n{table}\n")
+    else:
+        failed = "".join(f"{_failed_run(result.label, f)}\n" for f in result.failures)
+        out.write(f"Benchmark of {result.label}: {plan}\n\n{benchmark_table(result)}\n{failed}")
     if result.report_id:
         out.write(f"\nReport {result.report_id} saved:\n{_files(result.report_files)}\n")
     return 0

@@ -96,7 +96,14 @@ class Leases:
         """
         async with self._local.hold(name):
             await self._db.ensure_schema(SCHEMA)
-            await self._acquire(name)
+            try:
+                await self._acquire(name)
+            except anyio.get_cancelled_exc_class():
+                # Cancelled (or out of time) while a worker thread may have just written our
+                # row: remove it, or it would block every later caller until it expires.
+                with anyio.CancelScope(shield=True):
+                    await self._release(name)
+                raise
             try:
                 async with self._renewing(name):
                     yield

@@ -20,7 +20,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ from mcp_ollama.conversations.session_types import (
     SessionState,
     StoredMessage,
 )
+from mcp_ollama.deadline import pending
 from mcp_ollama.errors import SessionNotFoundError, StorageError
 from mcp_ollama.events import ChangeFeed
 from mcp_ollama.ollama.types import ChatMessage
@@ -56,6 +57,10 @@ NEW_SESSION = "new"
 TITLE_CHARS = 80
 logger = structlog.get_logger()
 
+BUSY_SESSION_ADVICE = (
+    "Turns on one session run one at a time: call again once the other turn has answered, pass "
+    "a larger `timeout`, or start another session"
+)
 APPEND_PATIENCE = 60.0
 """Seconds a finished turn keeps trying to store itself while another program locks the file."""
 
@@ -134,7 +139,10 @@ class SessionStore:
                 "Make the data directory writable or set MCP_OLLAMA_DATA_DIR, or call chat "
                 "without session_id."
             )
-        async with self._leases.hold(_lease(session_id)):
+        async with AsyncExitStack() as stack:
+            waiting = f"waiting for session '{session_id}', which another call is using"
+            with pending(waiting, BUSY_SESSION_ADVICE):  # the wait, not the turn that follows
+                await stack.enter_async_context(self._leases.hold(_lease(session_id)))
             yield await self.load(session_id)
 
     async def load(self, session_id: str) -> SessionState:

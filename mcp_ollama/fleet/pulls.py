@@ -6,17 +6,25 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import TypeVar
 
 import anyio
 
-from mcp_ollama.errors import InvalidInputError, OllamaError, OllamaResponseError
+from mcp_ollama.errors import (
+    InvalidInputError,
+    OllamaConnectionError,
+    OllamaError,
+    OllamaResponseError,
+    OllamaTimeoutError,
+    PullInterruptedError,
+)
 from mcp_ollama.fleet.host import Host
 from mcp_ollama.fleet.listing import SummedProgress
 from mcp_ollama.fleet.registry import Fleet
 from mcp_ollama.ollama.names import canonical_name
 from mcp_ollama.progress import ProgressCallback, ProgressThrottle
-from mcp_ollama.results import PullResult
+from mcp_ollama.results import PullResult, human_bytes
 from mcp_ollama.settings import Settings
 
 __all__ = ["check_pull_allowed", "download_size", "each_host", "pull_many", "pull_on"]
@@ -42,17 +50,39 @@ def check_pull_allowed(settings: Settings, model: str) -> None:
         )
 
 
+@dataclass
+class _Downloaded:
+    """Bytes a pull has fetched so far, over its attempts (to say where a cut download was)."""
+
+    completed: int = 0
+    total: int = 0
+    started: bool = False
+
+
 async def pull_on(
     host: Host, model: str, insecure: bool, on_progress: ProgressCallback | None
 ) -> PullResult:
     """Pull `model` on one host, with its resilience and CLI fallback; its list is refreshed
-    afterwards."""
+    afterwards.
+
+    Raises:
+        PullInterruptedError: the download broke after it started (calling again resumes it).
+        OllamaError: it could not start.
+    """
+    downloaded = _Downloaded()
     try:
         return await host.resilience.streamed(
-            lambda progress: _pull(host, model, insecure, progress),
+            lambda progress: _pull(host, model, insecure, progress, downloaded),
             fallback=lambda progress: host.cli.pull(model, insecure=insecure, on_progress=progress),
             on_progress=on_progress,
         )
+    except (OllamaConnectionError, OllamaTimeoutError) as exc:
+        if not downloaded.started:
+            raise
+        # The daemon was there and sending: what happened is a cut, and the next step a resume.
+        total = downloaded.total
+        done = f"{human_bytes(downloaded.completed)} of {human_bytes(total)}" if total else ""
+        raise PullInterruptedError(model, done, exc) from exc
     finally:
         host.catalog.invalidate()
 
@@ -117,7 +147,11 @@ async def each_host(
 
 
 async def _pull(
-    host: Host, model: str, insecure: bool, on_progress: ProgressCallback | None
+    host: Host,
+    model: str,
+    insecure: bool,
+    on_progress: ProgressCallback | None,
+    downloaded: _Downloaded,
 ) -> PullResult:
     totals: dict[str, int] = {}
     done: dict[str, int] = {}
@@ -131,6 +165,8 @@ async def _pull(
                     totals[line.digest] = line.total
                     done[line.digest] = max(done.get(line.digest, 0), line.completed or 0)
                 completed, total = sum(done.values()), sum(totals.values())
+                downloaded.started = True
+                downloaded.completed, downloaded.total = completed, total
                 # The phase offset keeps progress growing through the byte-less steps.
                 await throttle.update(
                     completed + _phase(status),

@@ -12,9 +12,10 @@ rejoin; without one (the CLI), a down host is tried again once its interval is o
 With one host (OLLAMA_HOST alone) none of this runs: a call goes straight to its resilience,
 exactly as before there were fleets.
 
-`call` and `streamed` are the one place a daemon call is routed and failed over: a deadline for a
-whole call (routing, failover, auto-start, pulls and retries) belongs around them. Its expiry is a
-`CallTimeoutError`, which is never taken for a host failure.
+`call` and `streamed` are the one place a daemon call is routed and failed over, benchmarks
+included. A call's deadline (`mcp_ollama.deadline`), opened where the call starts, encloses them:
+routing, failover, auto-start, pulls and retries all spend the one budget, and its expiry (a
+`CallTimeoutError`, or a cancellation) is never taken for a host failure.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from mcp_ollama.errors import (
     OllamaError,
     OllamaStartupError,
     OllamaTimeoutError,
+    PullInterruptedError,
 )
 from mcp_ollama.fleet.host import Host, ModelIndex
 from mcp_ollama.fleet.routing import choose, describe_installed, least_loaded
@@ -226,7 +228,8 @@ class Fleet:
         try:
             result = await call()
         except OllamaError as exc:
-            cause = exc.cause if isinstance(exc, GenerationInterruptedError) else exc
+            interrupted = GenerationInterruptedError | PullInterruptedError
+            cause = exc.cause if isinstance(exc, interrupted) else exc
             if is_host_failure(cause) and target.mark_down():
                 logger.warning("host marked down", host=target.name, error=str(cause))
                 if self._wake is not None:

@@ -9,13 +9,11 @@ Other capabilities use what this root exports, never its modules.
 
 from mcp_ollama.generation.checks import KeepAlive, check_keep_alive
 from mcp_ollama.generation.options import PresetBook, ResolvedOptions, validate_options
-from mcp_ollama.generation.runner import call_deadline
 
 __all__ = [
     "KeepAlive",
     "PresetBook",
     "ResolvedOptions",
-    "call_deadline",
     "check_keep_alive",
     "validate_options",
 ]

@@ -1,14 +1,11 @@
-"""Run one generation or chat turn: stream from the daemon, report progress, aggregate."""
+"""Run one generation or chat turn: stream from the daemon, report progress, aggregate. The
+call's deadline (`mcp_ollama.deadline`) is opened by the caller, around the whole call."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import aclosing, contextmanager
-
-import anyio
+from contextlib import aclosing
 
 from mcp_ollama.errors import (
-    CallTimeoutError,
     GenerationInterruptedError,
     MalformedResponseError,
     OllamaError,
@@ -18,30 +15,9 @@ from mcp_ollama.ollama.types import ChatMessage, ChatRequest, GenerateRequest, T
 from mcp_ollama.progress import ProgressCallback, ProgressThrottle
 from mcp_ollama.results import ChatResult, GenerationResult, Usage
 
-__all__ = ["GENERATION_ADVICE", "call_deadline", "run_chat", "run_generate"]
+__all__ = ["run_chat", "run_generate"]
 
 TAIL_CHARS = 80
-
-GENERATION_ADVICE = (
-    "pass a larger `timeout`, a smaller num_predict, or a faster preset such as 'fast'"
-)
-
-
-@contextmanager
-def call_deadline(
-    timeout: float | None, what: str = "the call", advice: str = GENERATION_ADVICE
-) -> Iterator[None]:
-    """Bound a call by wall-clock time, turning expiry into an actionable `CallTimeoutError`."""
-    if timeout is None:
-        yield
-        return
-    try:
-        with anyio.fail_after(timeout):
-            yield
-    except TimeoutError as exc:
-        raise CallTimeoutError(
-            f"{what} did not finish within its timeout of {timeout:g} s; {advice}."
-        ) from exc
 
 
 class _Collector:
@@ -78,7 +54,6 @@ async def run_generate(
     request: GenerateRequest,
     *,
     on_progress: ProgressCallback | None = None,
-    timeout: float | None = None,
 ) -> GenerationResult:
     """Stream a completion, forwarding progress, and return the whole answer with its usage.
 
@@ -88,17 +63,16 @@ async def run_generate(
     """
     collector = _Collector(on_progress)
     final = None
-    with call_deadline(timeout, "generate_text"):
-        try:
-            async with aclosing(client.stream_generate(request)) as chunks:
-                async for chunk in chunks:
-                    if chunk.tool_calls:
-                        collector.tool_calls.extend(chunk.tool_calls)
-                    if chunk.done:
-                        final = chunk
-                    await collector.add(chunk.response, chunk.thinking, done=chunk.done)
-        except OllamaError as exc:
-            raise collector.interrupted(exc) from exc
+    try:
+        async with aclosing(client.stream_generate(request)) as chunks:
+            async for chunk in chunks:
+                if chunk.tool_calls:
+                    collector.tool_calls.extend(chunk.tool_calls)
+                if chunk.done:
+                    final = chunk
+                await collector.add(chunk.response, chunk.thinking, done=chunk.done)
+    except OllamaError as exc:
+        raise collector.interrupted(exc) from exc
     if final is None:
         raise MalformedResponseError("the generate stream ended without a final 'done' line")
     return GenerationResult(
@@ -116,7 +90,6 @@ async def run_chat(
     request: ChatRequest,
     *,
     on_progress: ProgressCallback | None = None,
-    timeout: float | None = None,
 ) -> ChatResult:
     """Stream one chat turn and return the assistant message with its usage.
 
@@ -126,19 +99,16 @@ async def run_chat(
     """
     collector = _Collector(on_progress)
     final = None
-    with call_deadline(timeout, "chat"):
-        try:
-            async with aclosing(client.stream_chat(request)) as chunks:
-                async for chunk in chunks:
-                    if chunk.message.tool_calls:
-                        collector.tool_calls.extend(chunk.message.tool_calls)
-                    if chunk.done:
-                        final = chunk
-                    await collector.add(
-                        chunk.message.content, chunk.message.thinking, done=chunk.done
-                    )
-        except OllamaError as exc:
-            raise collector.interrupted(exc) from exc
+    try:
+        async with aclosing(client.stream_chat(request)) as chunks:
+            async for chunk in chunks:
+                if chunk.message.tool_calls:
+                    collector.tool_calls.extend(chunk.message.tool_calls)
+                if chunk.done:
+                    final = chunk
+                await collector.add(chunk.message.content, chunk.message.thinking, done=chunk.done)
+    except OllamaError as exc:
+        raise collector.interrupted(exc) from exc
     if final is None:
         raise MalformedResponseError("the chat stream ended without a final 'done' line")
     message = ChatMessage(

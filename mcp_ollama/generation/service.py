@@ -1,6 +1,6 @@
 """`GenerationService`: generate, chat, embed and batches as every front end gets them: input
 checked, presets applied, usage counted, with auto-start, busy retries, auto-pull of a missing
-model and the CLI fallback."""
+model and the CLI fallback, all within one deadline per call (the `timeout`, else the preset's)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mcp_ollama.conversations import ContextWindows, Conversations, UsageLedger
+from mcp_ollama.deadline import call_deadline
 from mcp_ollama.errors import InvalidInputError
 from mcp_ollama.fleet import Fleet, Host
 from mcp_ollama.generation.batch import BatchResult, check_batch, run_batch
@@ -25,7 +26,7 @@ from mcp_ollama.generation.checks import (
 from mcp_ollama.generation.files import Attachment, attach
 from mcp_ollama.generation.fitting import chat_tokens, check_fits, prompt_tokens
 from mcp_ollama.generation.options import PresetBook
-from mcp_ollama.generation.runner import call_deadline, run_chat, run_generate
+from mcp_ollama.generation.runner import run_chat, run_generate
 from mcp_ollama.generation.skills import SkillBook
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.names import validate_model_name
@@ -142,22 +143,20 @@ class GenerationService:
         if attachment is not None:
             tokens = prompt_tokens(prompt, system, suffix, images=len(request.images or []))
             fit = self._fit(model, resolved.options, tokens, attachment)
-        deadline = timeout or resolved.timeout
 
         async def run(target: Host, progress: ProgressCallback | None) -> GenerationResult:
             if fit is not None:
                 await fit(target.client)
-            return await run_generate(
-                target.client, request, on_progress=progress, timeout=deadline
-            )
+            return await run_generate(target.client, request, on_progress=progress)
 
-        result = await self._generation(
-            model,
-            host,
-            run,
-            fallback=lambda target: target.cli.generate_fallback(request, deadline),
-            on_progress=on_progress,
-        )
+        with call_deadline(timeout or resolved.timeout, "generate_text"):
+            result = await self._generation(
+                model,
+                host,
+                run,
+                fallback=lambda target: target.cli.generate_fallback(request),
+                on_progress=on_progress,
+            )
         return _with_files(result, attachment)
 
     async def chat(
@@ -225,8 +224,6 @@ class GenerationService:
             keep_alive=check_keep_alive(keep_alive),
         )
 
-        deadline = timeout or resolved.timeout
-
         async def send(request: ChatRequest) -> ChatResult:
             fit = None
             if attachment is not None:
@@ -236,24 +233,25 @@ class GenerationService:
             async def run(target: Host, progress: ProgressCallback | None) -> ChatResult:
                 if fit is not None:
                     await fit(target.client)
-                return await run_chat(
-                    target.client, request, on_progress=progress, timeout=deadline
-                )
+                return await run_chat(target.client, request, on_progress=progress)
 
             return await self._generation(
                 model,
                 host,
                 run,
-                fallback=lambda target: target.cli.chat_fallback(request, deadline),
+                fallback=lambda target: target.cli.chat_fallback(request),
                 on_progress=on_progress,
             )
 
-        if session_id is not None:
-            result = await self.conversations.turn(
-                session_id, request, system=system, skills=skills, send=send
-            )
-        else:
-            result = await send(request)
+        # One deadline for the whole turn: waiting for a session another call is using,
+        # fitting its history, and the answer.
+        with call_deadline(timeout or resolved.timeout, "chat"):
+            if session_id is not None:
+                result = await self.conversations.turn(
+                    session_id, request, system=system, skills=skills, send=send
+                )
+            else:
+                result = await send(request)
         return _with_files(result, attachment)
 
     async def _generation(
@@ -331,7 +329,7 @@ class GenerationService:
     async def _embed(
         self, request: EmbedRequest, timeout: float | None, host: str | None
     ) -> EmbedResult:
-        with call_deadline(timeout, "embed"):
+        with call_deadline(timeout, "embed", "pass a larger `timeout`, or fewer or shorter texts"):
             response = await self.fleet.call(
                 request.model, lambda target: target.client.embed(request), host=host
             )

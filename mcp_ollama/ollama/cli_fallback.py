@@ -81,20 +81,20 @@ class OllamaCLI:
 
     # -- commands ---------------------------------------------------------------------------
 
-    async def list_models(self, *, timeout: float | None = None) -> ModelList:
+    async def list_models(self) -> ModelList:
         """`ollama list`.
 
         Raises:
             OllamaCLIError: the command failed.
         """
-        done = await self._run(["list"], timeout=timeout)
+        done = await self._run(["list"])
         return ModelList(
             models=parse_list(done.stdout),
             cached_at=datetime.now(UTC).isoformat(),
             served_by="cli",
         )
 
-    async def show(self, model: str, *, timeout: float | None = None) -> ModelInfo:
+    async def show(self, model: str) -> ModelInfo:
         """`ollama show MODEL`.
 
         Raises:
@@ -102,7 +102,7 @@ class OllamaCLI:
             OllamaCLIError: the command failed.
         """
         model = validate_model_name(model)
-        done = await self._run(["show", model], timeout=timeout, model=model)
+        done = await self._run(["show", model], model=model)
         return parse_show(done.stdout, model)
 
     async def generate(
@@ -113,7 +113,6 @@ class OllamaCLI:
         format: str | dict[str, Any] | None = None,
         think: ThinkLevel | None = None,
         keep_alive: str | float | None = None,
-        timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> GenerationResult:
         """`ollama run MODEL` with the prompt on stdin, for an installed model; the answer without
@@ -124,7 +123,7 @@ class OllamaCLI:
             OllamaCLIError: the command failed.
         """
         model = validate_model_name(model)
-        await self._require_installed(model, timeout=timeout)
+        await self._require_installed(model)
         args = ["run", model, "--nowordwrap", "--hidethinking"]
         if format:
             args += ["--format", format if isinstance(format, str) else json.dumps(format)]
@@ -141,9 +140,7 @@ class OllamaCLI:
                 tail = strip_ansi("".join(text[-TAIL_CHARS:]))[-TAIL_CHARS:]
                 await throttle.update(len(text), None, tail)
 
-        done = await self._run(
-            args, timeout=timeout, model=model, stdin=prompt.encode("utf-8"), on_stdout=on_stdout
-        )
+        done = await self._run(args, model=model, stdin=prompt.encode("utf-8"), on_stdout=on_stdout)
         answer = strip_ansi(done.stdout)
         # The CLI ends a non-empty answer with a blank line of its own.
         answer = answer.removesuffix("\n\n")
@@ -158,7 +155,6 @@ class OllamaCLI:
         format: str | dict[str, Any] | None = None,
         think: ThinkLevel | None = None,
         keep_alive: str | float | None = None,
-        timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> ChatResult:
         """The last user turn through `ollama run` (the CLI has no chat history).
@@ -177,7 +173,6 @@ class OllamaCLI:
             format=format,
             think=think,
             keep_alive=keep_alive,
-            timeout=timeout,
             on_progress=on_progress,
         )
         return ChatResult(
@@ -192,7 +187,6 @@ class OllamaCLI:
         model: str,
         *,
         insecure: bool = False,
-        timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> PullResult:
         """`ollama pull MODEL`, with progress read from the bars it draws on stderr.
@@ -203,7 +197,7 @@ class OllamaCLI:
         model = validate_model_name(model)
         tracker = PullTracker(on_progress)
         args = ["pull", model, *(["--insecure"] if insecure else [])]
-        await self._run(args, timeout=timeout, on_stderr_line=tracker.line)
+        await self._run(args, on_stderr_line=tracker.line)
         await tracker.line("success")
         return PullResult(
             model=model,
@@ -216,7 +210,7 @@ class OllamaCLI:
     # -- standing in for an HTTP request ----------------------------------------------------
 
     def generate_fallback(
-        self, request: GenerateRequest, timeout: float | None
+        self, request: GenerateRequest
     ) -> Callable[[ProgressCallback | None], Awaitable[GenerationResult]] | None:
         """The CLI version of a generate request, or None when the CLI cannot carry its meaning
         (images, a suffix or raw mode); options and the system prompt are not applied."""
@@ -228,12 +222,11 @@ class OllamaCLI:
             format=request.format,
             think=request.think,
             keep_alive=request.keep_alive,
-            timeout=timeout,
             on_progress=progress,
         )
 
     def chat_fallback(
-        self, request: ChatRequest, timeout: float | None
+        self, request: ChatRequest
     ) -> Callable[[ProgressCallback | None], Awaitable[ChatResult]] | None:
         """The CLI version of a chat request (its last user turn), or None when it carries tools
         or images, which the CLI cannot send."""
@@ -245,14 +238,13 @@ class OllamaCLI:
             format=request.format,
             think=request.think,
             keep_alive=request.keep_alive,
-            timeout=timeout,
             on_progress=progress,
         )
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    async def _require_installed(self, model: str, *, timeout: float | None) -> None:
-        installed = await self.list_models(timeout=timeout)
+    async def _require_installed(self, model: str) -> None:
+        installed = await self.list_models()
         # Exact names only: `ollama run llama3.2` pulls llama3.2:latest even if llama3.2:1b is here.
         if not any(canonical_name(m.name) == canonical_name(model) for m in installed.models):
             raise ModelNotFoundError(model)
@@ -261,7 +253,6 @@ class OllamaCLI:
         self,
         args: list[str],
         *,
-        timeout: float | None,
         model: str | None = None,
         stdin: bytes | None = None,
         on_stdout: LineCallback | None = None,
@@ -270,7 +261,8 @@ class OllamaCLI:
         binary = self.binary
         if binary is None:
             raise OllamaStartupError(missing_binary_message(self.settings, self.host.base_url))
-        limit = min(timeout or self.settings.cli_timeout, self.settings.cli_timeout)
+        # A call's own deadline, when it has one, encloses this bound (mcp_ollama.deadline).
+        limit = self.settings.cli_timeout
         # The CLI reads OLLAMA_HOST the same way we do; colours off in case it checks.
         env = {**os.environ, "OLLAMA_HOST": self.host.base_url, "NO_COLOR": "1"}
         stdout: list[str] = []
@@ -295,8 +287,8 @@ class OllamaCLI:
                     returncode = await process.wait()
         except TimeoutError as exc:
             raise OllamaCLIError(
-                f"`ollama {args[0]}` did not finish within {limit:g} s and was stopped; pass a "
-                "larger `timeout` or raise MCP_OLLAMA_CLI_TIMEOUT"
+                f"`ollama {args[0]}` did not finish within {limit:g} s and was stopped; raise "
+                "MCP_OLLAMA_CLI_TIMEOUT if it needs longer"
             ) from exc
         except OSError as exc:
             raise OllamaCLIError(f"cannot run {binary!r}: {exc.strerror or exc}") from exc

@@ -20,6 +20,7 @@ import anyio
 import httpx2
 from pydantic import BaseModel, ValidationError
 
+from mcp_ollama.deadline import pending
 from mcp_ollama.errors import (
     MalformedResponseError,
     ModelNotFoundError,
@@ -52,6 +53,7 @@ __all__ = ["OllamaClient"]
 
 M = TypeVar("M", bound=BaseModel)
 RETRY_STATUSES = frozenset({502, 503, 504})
+RETRY_ADVICE = "Call check_health to see whether Ollama answers, or pass a larger `timeout`"
 USER_AGENT = "mcp-ollama"
 
 
@@ -280,8 +282,10 @@ class OllamaClient:
                 )
                 if not retryable or attempt >= max_retries:
                     raise
+                failed = exc.what
             delay = self.retry_backoff * (2**attempt)
-            await anyio.sleep(delay * (0.5 + random.random()))  # full jitter, never zero
+            with pending(f"retrying a request Ollama failed ({failed})", RETRY_ADVICE):
+                await anyio.sleep(delay * (0.5 + random.random()))  # full jitter, never zero
             attempt += 1
 
     async def _send(

@@ -23,6 +23,7 @@ from typing import BinaryIO
 import anyio
 import structlog
 
+from mcp_ollama.deadline import pending
 from mcp_ollama.errors import (
     OllamaConnectionError,
     OllamaStartupError,
@@ -42,6 +43,10 @@ logger = structlog.get_logger()
 LOG_NAME = "ollama-serve.log"
 PID_NAME = "ollama-serve.pid"
 MAX_LOG_BYTES = 10 * 1024 * 1024
+START_ADVICE = (
+    "Start Ollama yourself (`ollama serve`, or the Ollama app) and call again, or pass a larger "
+    "`timeout`: a first start can take a while"
+)
 PROBE_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0  # then SIGKILL; well inside the server's 8 s shutdown backstop
 LOG_TAIL_LINES = 3
@@ -147,12 +152,13 @@ class DaemonManager:
         """
         if self._checked or not self.can_start:
             return
-        async with self._lock:
-            if self._checked:
-                return
-            if await self.probe() is None:
-                await self._start()
-            self._checked = True
+        with self._starting():
+            async with self._lock:
+                if self._checked:
+                    return
+                if await self.probe() is None:
+                    await self._start()
+                self._checked = True
 
     async def recover(self) -> bool:
         """After a connection failure: start the daemon if it is down and auto-start applies.
@@ -165,12 +171,18 @@ class DaemonManager:
         """
         if not self.can_start:
             return False
-        async with self._lock:  # a concurrent caller's start is visible to the probe below
-            self._checked = True
-            if await self.probe() is not None:
+        with self._starting():
+            async with self._lock:  # a concurrent caller's start is visible to the probe below
+                self._checked = True
+                if await self.probe() is not None:
+                    return True
+                await self._start()
                 return True
-            await self._start()
-            return True
+
+    def _starting(self) -> contextlib.AbstractContextManager[None]:
+        """What a call's deadline names when it ends while the daemon is being started (by
+        this call, or by a concurrent one it waits for)."""
+        return pending(f"starting Ollama at {self.host.base_url} (`ollama serve`)", START_ADVICE)
 
     async def stop(self) -> None:
         """At shutdown: stop the daemon if we started it and `stop_daemon_on_exit` asks for it."""

@@ -14,6 +14,9 @@ The order, for one call:
 
 A 404 (`ModelNotFoundError`) and every 4xx go straight back to the caller: the CLI would fail the
 same way, or worse (`ollama run` pulls a missing model).
+
+All of it runs inside the call's one deadline (`mcp_ollama.deadline`), when it has one: the start,
+the retries and the pull name themselves, so an expiry says which of them was still going on.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import TypeVar
 import anyio
 import structlog
 
+from mcp_ollama.deadline import pending
 from mcp_ollama.errors import (
     GenerationInterruptedError,
     ModelNotFoundError,
@@ -46,6 +50,11 @@ T = TypeVar("T")
 Call = Callable[[], Awaitable[T]]
 ProgressCall = Callable[[ProgressCallback | None], Awaitable[T]]
 BUSY_STATUSES = frozenset({502, 503, 504})
+BUSY_ADVICE = "Ollama is busy with other requests: call again later, or pass a larger `timeout`"
+PULL_ADVICE = (
+    "Call pull_model to download it first (a cut download resumes where it stopped), then call "
+    "again"
+)
 
 
 def cli_can_help(exc: OllamaError) -> bool:
@@ -147,7 +156,9 @@ class Resilience:
             if pull is None or not self.settings.auto_pull:
                 raise
             logger.info("auto-pulling a missing model", model=exc.model)
-        await pull(chain.callback)
+            model = exc.model
+        with pending(f"downloading '{model}' (auto-pull)", PULL_ADVICE):
+            await pull(chain.callback)
         chain.next_step()
         return await attempt()
 
@@ -160,8 +171,12 @@ class Resilience:
                 busy = exc.status_code in BUSY_STATUSES
                 if not retry_busy or not busy or attempt >= self.settings.max_retries:
                     raise
+                status = exc.status_code
             delay = self.settings.retry_backoff * (2**attempt)
-            await anyio.sleep(delay * (0.5 + random.random()))
+            with pending(
+                f"waiting to retry after Ollama answered HTTP {status} (busy)", BUSY_ADVICE
+            ):
+                await anyio.sleep(delay * (0.5 + random.random()))
             attempt += 1
 
 

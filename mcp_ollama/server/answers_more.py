@@ -13,6 +13,8 @@ from mcp_ollama.bench.metrics import (
     BenchmarkResult,
     ComparisonResult,
     MetricStats,
+    ModelOutcome,
+    RunFailure,
     RunMetrics,
     percentile,
 )
@@ -62,30 +64,60 @@ def _report_line(report_id: str | None, what: str) -> str:
     return f"report {report_id}: {what} in reports://{report_id}/markdown"
 
 
+def _failed_runs(failures: Sequence[RunFailure], limit: int = 3) -> list[str]:
+    """One line per distinct error of the runs that failed (the others went on)."""
+    by_error: dict[str, list[str]] = {}
+    for f in failures:
+        kind = "warmup" if f.warmup else "run"
+        by_error.setdefault(f.error, []).append(f"{f.prompt} {kind} {f.run}")
+    lines = [f"failed ({', '.join(runs)}): {error}" for error, runs in by_error.items()]
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"({len(lines) - limit} more errors in the report)"]
+    return lines
+
+
 def benchmark(result: BenchmarkResult) -> str:
-    """A table of medians per prompt and overall, and where the full report is."""
+    """A table of medians per prompt and overall (per host with `hosts`), the runs that
+    failed, and where the full report is."""
     plan = f"{result.runs} run(s) per prompt after {result.warmup} warmup"
+    if result.hosts:
+        return _across_hosts(result, plan)
     rows = [[p.name, *_prompt_medians(result.metrics, p.name)] for p in result.prompts]
     rows.append(["all", *_medians(result.summary)])
     return "\n".join(
         [
             f"{result.label}, {plan} (medians):",
             table(["prompt", *HEADERS], rows),
+            *_failed_runs(result.failures),
             _report_line(result.report_id, "every run and the answers"),
         ]
     )
 
 
+def _across_hosts(result: BenchmarkResult, plan: str) -> str:
+    hosts = result.hosts or []
+    rows = [_outcome_row(o) for o in hosts]
+    lines = [f"{result.model} on {len(hosts)} hosts, {plan} (medians), fastest first:"]
+    lines.append(table(["host", *HEADERS], rows))
+    lines += [f"{o.model}: {line}" for o in hosts for line in _failed_runs(o.failures, 1)]
+    lines.append(_report_line(result.report_id, "every host's runs and answers"))
+    return "\n".join(lines)
+
+
+def _outcome_row(outcome: ModelOutcome) -> list[str]:
+    return (
+        [outcome.model, *_medians(outcome.summary)]
+        if outcome.ok
+        else [outcome.model, f"failed: {outcome.error}"]
+    )
+
+
 def comparison(result: ComparisonResult) -> str:
     """A table of medians per model, the winners, failures, and where the answers are."""
-    rows = [
-        [m.model, *_medians(m.summary)] if m.ok else [m.model, f"failed: {m.error}"]
-        for m in result.models
-    ]
     lines = [
         f"{len(result.models)} models, {result.runs} run(s) per prompt after {result.warmup} "
         f"warmup, {len(result.prompts)} prompts (medians):",
-        table(["model", *HEADERS], rows),
+        table(["model", *HEADERS], [_outcome_row(m) for m in result.models]),
     ]
     best = [
         f"{label}: {ranking[0].model}"
@@ -94,6 +126,7 @@ def comparison(result: ComparisonResult) -> str:
     ]
     if best:
         lines.append(f"best {'; '.join(best)}")
+    lines += [f"{m.model}: {line}" for m in result.models for line in _failed_runs(m.failures, 1)]
     lines.append(_report_line(result.report_id, "the answers side by side"))
     return "\n".join(lines)
 

@@ -31,7 +31,7 @@ from mcp_ollama.server._common import (
     tool_errors,
 )
 from mcp_ollama.server.apps import REPORT_VIEW_META
-from mcp_ollama.server.params import Host, Hosts, Model, Options, Preset
+from mcp_ollama.server.params import Host, Hosts, Model, Options, Preset, Timeout
 from mcp_ollama.server.tool_results import ConfigExport, ConfigImport, PresetList, ReportContent
 from mcp_ollama.server.toolbox import ToolBox
 from mcp_ollama.settings import config_file_path
@@ -64,7 +64,9 @@ def register_benchmark_tools(box: ToolBox) -> None:
         options: Options = None,
         max_tokens: MaxTokens = None,
         save_report: SaveReport = True,
+        timeout: Timeout = None,
         host: Host = None,
+        hosts: Hosts = None,
     ) -> BenchmarkResult:
         """Measure a model's speed (tokens/s, time to first token, load); saves a report."""
         with tool_errors():
@@ -78,6 +80,8 @@ def register_benchmark_tools(box: ToolBox) -> None:
                 max_tokens=max_tokens,
                 save_report=save_report,
                 host=host,
+                hosts=hosts,
+                timeout=timeout,
                 on_progress=progress_callback(ctx),
             )
 
@@ -95,6 +99,7 @@ def register_benchmark_tools(box: ToolBox) -> None:
         options: Options = None,
         max_tokens: MaxTokens = None,
         save_report: SaveReport = True,
+        timeout: Timeout = None,
         hosts: Hosts = None,
     ) -> ComparisonResult:
         """Run the same prompts on several models to choose one: speed per model, the
@@ -110,6 +115,7 @@ def register_benchmark_tools(box: ToolBox) -> None:
                 max_tokens=max_tokens,
                 save_report=save_report,
                 hosts=hosts,
+                timeout=timeout,
                 on_progress=progress_callback(ctx),
             )
 

@@ -8,8 +8,8 @@ from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context, Resolve
 from pydantic import Field
 
+from mcp_ollama.deadline import call_deadline
 from mcp_ollama.generation import validate_options
-from mcp_ollama.generation.runner import call_deadline
 from mcp_ollama.results import ModelInfo, ModelList, OperationResult, PullResult, RunningList
 from mcp_ollama.server._common import (
     LOCAL_DESTRUCTIVE,
