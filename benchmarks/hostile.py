@@ -30,22 +30,13 @@ from benchmarks.harness import (
     server_env,
     stop_process,
 )
+from tests.http_helpers import INITIALIZE, MCP_HEADERS
 
 FD_LIMIT = 256
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "abandoning-client", "version": "0"},
-    },
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 START = (
     "import os, resource, sys; "
-    "resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, resource.getrlimit(7)[1])); "
+    "nofile = resource.RLIMIT_NOFILE; "
+    "resource.setrlimit(nofile, ({limit}, resource.getrlimit(nofile)[1])); "
     "os.execv(sys.executable, [sys.executable, '-m', 'mcp_ollama', '--transport', 'http', "
     "'--port', '{port}'])"
 )

@@ -15,7 +15,20 @@ from mcp_ollama.server.transports import http_app, uvicorn_config
 from mcp_ollama.settings import Settings
 from tests.mcp_helpers import poll
 
-__all__ = ["serving"]
+__all__ = ["INITIALIZE", "MCP_HEADERS", "serving"]
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "raw-test", "version": "0"},
+    },
+}
+"""The handshake era's opening request, as a raw client sends it."""
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 @asynccontextmanager

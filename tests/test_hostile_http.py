@@ -15,22 +15,11 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from mcp_ollama.settings import Settings
-from tests.http_helpers import serving
+from tests.http_helpers import INITIALIZE, MCP_HEADERS, serving
 from tests.mcp_helpers import free_port
 
 pytestmark = pytest.mark.anyio
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "hostile-test", "version": "0"},
-    },
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 TOKEN = "lan-token-" + "3" * 24
 
 

@@ -23,23 +23,12 @@ from mcp.client.sse import sse_client
 from mcp_ollama.server.http_limits import ConnectionLimits
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama, FakeServerHandle
-from tests.http_helpers import serving
+from tests.http_helpers import INITIALIZE, MCP_HEADERS, serving
 from tests.mcp_helpers import free_port, ok, poll
 
 pytestmark = pytest.mark.anyio
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "abandoning-client", "version": "0"},
-    },
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 SLOW_HEADERS = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 
 
@@ -134,7 +123,8 @@ async def test_under_a_256_descriptor_limit_300_idle_sockets_do_not_lock_clients
     port = free_port()
     start = (
         "import os, resource, sys; "
-        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(7)[1])); "
+        "nofile = resource.RLIMIT_NOFILE; "
+        "resource.setrlimit(nofile, (256, resource.getrlimit(nofile)[1])); "
         "os.execv(sys.executable, [sys.executable, '-m', 'mcp_ollama', '--transport', 'http', "
         f"'--port', '{port}'])"
     )

@@ -26,23 +26,12 @@ from mcp_ollama.errors import SettingsError
 from mcp_ollama.server.http_security import check_bind, transport_security
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama, FakeServerHandle
-from tests.http_helpers import serving
+from tests.http_helpers import INITIALIZE, MCP_HEADERS, serving
 from tests.mcp_helpers import ProgressLog, call_every_tool, poll
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "s3cret-token-ü"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "raw-test", "version": "0"},
-    },
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 @pytest.fixture
