@@ -11,66 +11,18 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import httpx2
 import ollama
 import pytest
 
+from tests.fake_fidelity.helpers import BOUND, ROOT, LineReader, read_lines, version_at
 from tests.fake_ollama import (
     BUSY_MESSAGE,
     RUNNER_DIED_MESSAGE,
     FakeOllama,
-    FakeServerHandle,
     serve_fake_ollama,
 )
-from tests.fake_ollama_helpers import BOUND, ROOT, LineReader, read_lines, version_at
-
-
-@pytest.fixture(scope="module")
-def module_server() -> Iterator[FakeServerHandle]:
-    with serve_fake_ollama(FakeOllama()) as handle:
-        yield handle
-
-
-@pytest.fixture
-def served(module_server: FakeServerHandle) -> FakeServerHandle:
-    """One served fake per module, reset to its initial state for every test."""
-    module_server.fake.reset()
-    return module_server
-
-
-@pytest.fixture
-def daemon(served: FakeServerHandle) -> FakeOllama:
-    return served.fake
-
-
-@pytest.fixture(scope="module")
-def module_clients(
-    module_server: FakeServerHandle,
-) -> Iterator[tuple[ollama.Client, httpx2.Client]]:
-    # Clients are module-scoped only because building one costs ~60 ms (TLS context).
-    with (
-        ollama.Client(host=module_server.url) as official,
-        httpx2.Client(base_url=module_server.url, timeout=BOUND) as raw,
-    ):
-        yield official, raw
-
-
-@pytest.fixture
-def client(
-    served: FakeServerHandle, module_clients: tuple[ollama.Client, httpx2.Client]
-) -> ollama.Client:
-    """The official `ollama` client pointed at the served fake."""
-    return module_clients[0]
-
-
-@pytest.fixture
-def http(
-    served: FakeServerHandle, module_clients: tuple[ollama.Client, httpx2.Client]
-) -> httpx2.Client:
-    """A raw httpx2 client pointed at the served fake."""
-    return module_clients[1]
 
 
 @pytest.mark.parametrize(

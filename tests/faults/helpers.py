@@ -1,29 +1,22 @@
-"""The fault matrix's common ground (test_faults_*.py): a fresh server per connection, and a data
+"""The fault matrix's common ground (this folder): a fresh server per connection, and a data
 directory in which a server saved one of everything (an output, a report, a session, the model
-cache), with the check that none of it was lost.
-
-A test module binds the fixtures as module globals (`saved = faults_helpers.saved`, and so on);
-the template is then made once per module.
+cache), with the check that none of it was lost (the fixtures are in conftest.py).
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import anyio
-import pytest
 from mcp import Client
 
 import mcp_ollama.storage
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
-from tests.fake_ollama import FakeOllama, serve_fake_ollama
-from tests.mcp_helpers import isolated_settings, ok
+from tests.mcp_helpers import ok
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL = "llama3.2:1b"
 SESSION = "kept-session"
 GENERATE = {"model": MODEL, "prompt": "Say hi"}
@@ -77,26 +70,3 @@ async def save_everything(client: Client, data_dir: Path) -> Saved:
     ok(await client.call_tool("list_local_models", {}))
     assert list((data_dir / "cache").glob("models-*.json"))
     return Saved(data_dir, snapshot(data_dir), ["Hello", reply["message"]["content"]])
-
-
-@pytest.fixture(scope="module")
-def saved_template(tmp_path_factory: pytest.TempPathFactory) -> Saved:
-    """A data directory in which a server saved one of everything, made once per module."""
-    directory = tmp_path_factory.mktemp("faults")
-    with serve_fake_ollama(FakeOllama()) as daemon:
-        settings = isolated_settings(
-            directory, host=daemon.url, auto_start=False, cli_fallback=False
-        )
-
-        async def save() -> Saved:
-            async with connect(settings) as client:
-                return await save_everything(client, settings.data_dir)
-
-        return anyio.run(save)
-
-
-@pytest.fixture
-def saved(saved_template: Saved, settings: Settings) -> Saved:
-    """This test's data directory: a copy of the template (the database closed cleanly)."""
-    shutil.copytree(saved_template.data_dir, settings.data_dir)
-    return Saved(settings.data_dir, saved_template.files, saved_template.messages)

@@ -1,10 +1,8 @@
 """The fault matrix, the daemon's faults, through a real MCP client: down at start, dying
 mid-stream, answering 500, stalling, sending a malformed line, and no `ollama` binary at all.
 
-Each case saves data first, injects one fault, and checks three things: the call that meets it
-ends in an `isError` result that says what to do next, the next call succeeds once the fault is
-gone, and every saved file is still there, byte for byte, with no temporary file left in the
-data directory (see tests/faults_helpers.py).
+Each case checks the call that meets the fault, the call after it, and the saved data (see
+__init__.py).
 """
 
 from __future__ import annotations
@@ -21,10 +19,9 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from mcp_ollama.settings import Settings
-from tests import faults_helpers
 from tests.fake_ollama import FakeOllama, FakeServerHandle
 from tests.fake_ollama_cli import install_fake_ollama_cli
-from tests.faults_helpers import (
+from tests.faults.helpers import (
     GENERATE,
     MODEL,
     REPO_ROOT,
@@ -37,11 +34,6 @@ from tests.faults_helpers import (
 from tests.mcp_helpers import error_text, free_port, ok, poll
 
 pytestmark = pytest.mark.anyio
-
-# The saved data every case starts from (see tests/faults_helpers.py): made once per module,
-# copied into each test's data directory.
-saved_template = faults_helpers.saved_template
-saved = faults_helpers.saved
 
 
 async def test_a_daemon_down_at_start_says_how_to_start_it_and_works_once_it_is_up(

@@ -1,7 +1,7 @@
 """The MCP server under parallel tool calls: they reach the daemon in parallel, up to the
 concurrency cap.
 
-One fake daemon serves the whole module (see tests/server_helpers.py), reset for every test.
+One fake daemon serves the whole module (see conftest.py), reset for every test.
 """
 
 from __future__ import annotations
@@ -15,19 +15,10 @@ from mcp.types import CallToolResult
 
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
-from tests import server_helpers
 from tests.fake_ollama import FakeOllama
 from tests.mcp_helpers import poll
 
 pytestmark = pytest.mark.anyio
-
-# The shared-server fixtures (see tests/server_helpers.py), all of them, so that none of these
-# names falls back to conftest.py's per-test daemon.
-shared = server_helpers.shared
-fake = server_helpers.fake
-settings = server_helpers.settings
-mcp_client = server_helpers.mcp_client
-client = server_helpers.client
 
 
 async def _parallel_generations(settings: Settings, fake: FakeOllama, calls: int) -> None:

@@ -1,9 +1,8 @@
-"""Fixtures for test modules that share one MCP server: one server and one fake daemon serve the
-whole module (see `SharedServer`); every test gets a fresh client connection and a fake reset to
-its initial state.
+"""Fixtures for the test modules in this folder, which share one MCP server: one server and one
+fake daemon serve each whole module (see `SharedServer`; `shared` is module-scoped); every test
+gets a fresh client connection and a fake reset to its initial state.
 
-A test module binds them as module globals (`fake = server_helpers.fake`, and so on); each module
-then gets its own server, since `shared` is module-scoped.
+`fake`, `settings` and `mcp_client` override tests/conftest.py's per-test daemon for this folder.
 """
 
 from __future__ import annotations
@@ -16,8 +15,6 @@ from mcp import Client
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama
 from tests.mcp_helpers import SharedServer, shared_server
-
-__all__ = ["client", "fake", "mcp_client", "settings", "shared"]
 
 
 @pytest.fixture(scope="module")

@@ -7,27 +7,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fake_ollama import FakeOllama, FakeServerHandle, serve_fake_ollama, wait_until
+from tests.fake_fidelity.helpers import ANSI, BOUND, LineReader, free_port, run_cli, version_at
+from tests.fake_ollama import FakeServerHandle, wait_until
 from tests.fake_ollama_cli import install_fake_ollama_cli
-from tests.fake_ollama_helpers import ANSI, BOUND, LineReader, free_port, run_cli, version_at
-
-
-@pytest.fixture(scope="module")
-def module_server() -> Iterator[FakeServerHandle]:
-    with serve_fake_ollama(FakeOllama()) as handle:
-        yield handle
-
-
-@pytest.fixture
-def served(module_server: FakeServerHandle) -> FakeServerHandle:
-    """One served fake per module, reset to its initial state for every test."""
-    module_server.fake.reset()
-    return module_server
 
 
 @pytest.fixture

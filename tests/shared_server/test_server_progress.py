@@ -1,8 +1,8 @@
 """The MCP server's long calls, through real MCP clients in memory: progress notifications
 while a generation, a chat or a pull streams, and cancellation closing the daemon's stream.
 
-One server and one fake daemon serve the whole module (see tests/server_helpers.py); every test
-gets a fresh client connection and a fake reset to its initial state.
+One server and one fake daemon serve the whole module (see conftest.py); every test gets a fresh
+client connection and a fake reset to its initial state.
 """
 
 from __future__ import annotations
@@ -11,19 +11,10 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests import server_helpers
 from tests.fake_ollama import FakeOllama
 from tests.mcp_helpers import ProgressLog, ok, poll
 
 pytestmark = pytest.mark.anyio
-
-# The shared-server fixtures (see tests/server_helpers.py), all of them, so that none of these
-# names falls back to conftest.py's per-test daemon.
-shared = server_helpers.shared
-fake = server_helpers.fake
-settings = server_helpers.settings
-mcp_client = server_helpers.mcp_client
-client = server_helpers.client
 
 
 # -- progress ---------------------------------------------------------------------------------

@@ -11,17 +11,11 @@ from mcp import Client
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
 from mcp_ollama.toolsets import TOOLS
-from tests import server_helpers
 from tests.fake_ollama import FakeOllama
 from tests.mcp_helpers import error_text, ok
 
 pytestmark = pytest.mark.anyio
 
-shared = server_helpers.shared
-fake = server_helpers.fake
-settings = server_helpers.settings
-client = server_helpers.client
-mcp_client = server_helpers.mcp_client
 
 PROMPT = {"model": "llama3.2:1b", "prompt": "Say hi"}
 # Arguments agents guess, and what the error must point them to instead.

@@ -1,8 +1,8 @@
 """The MCP server's tools driven by real MCP clients in memory, in both protocol eras: the
 listed schemas and annotations, and every tool's structured result.
 
-One server and one fake daemon serve the whole module (see tests/server_helpers.py); every test
-gets a fresh client connection and a fake reset to its initial state.
+One server and one fake daemon serve the whole module (see conftest.py); every test gets a fresh
+client connection and a fake reset to its initial state.
 """
 
 from __future__ import annotations
@@ -15,19 +15,11 @@ from mcp import Client
 
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
-from tests import server_helpers
 from tests.fake_ollama import FakeOllama
 from tests.mcp_helpers import effective_hints, error_text, ok
 
 pytestmark = pytest.mark.anyio
 
-# The shared-server fixtures (see tests/server_helpers.py), all of them, so that none of these
-# names falls back to conftest.py's per-test daemon.
-shared = server_helpers.shared
-fake = server_helpers.fake
-settings = server_helpers.settings
-mcp_client = server_helpers.mcp_client
-client = server_helpers.client
 
 ALL_TOOLS = {
     "generate_text",

@@ -2,8 +2,8 @@
 (pull the model, fix the option, start the daemon), bad input never reaches the daemon, and the
 server keeps serving after a failure.
 
-One server and one fake daemon serve the whole module (see tests/server_helpers.py); every test
-gets a fresh client connection and a fake reset to its initial state.
+One server and one fake daemon serve the whole module (see conftest.py); every test gets a fresh
+client connection and a fake reset to its initial state.
 """
 
 from __future__ import annotations
@@ -15,19 +15,10 @@ from mcp import Client
 
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
-from tests import server_helpers
 from tests.fake_ollama import FakeOllama
 from tests.mcp_helpers import error_text, free_port, ok
 
 pytestmark = pytest.mark.anyio
-
-# The shared-server fixtures (see tests/server_helpers.py), all of them, so that none of these
-# names falls back to conftest.py's per-test daemon.
-shared = server_helpers.shared
-fake = server_helpers.fake
-settings = server_helpers.settings
-mcp_client = server_helpers.mcp_client
-client = server_helpers.client
 
 
 async def test_a_model_that_is_not_pulled_says_to_call_pull_model(mcp_client: Client) -> None:

@@ -2,10 +2,8 @@
 full disk, a file-size limit, a write the kernel refuses midway, a corrupt model cache and a
 corrupt session database.
 
-Each case saves data first, injects one fault, and checks three things: the call that meets it
-ends in an `isError` result that says what to do next, the next call succeeds once the fault is
-gone, and every saved file is still there, byte for byte, with no temporary file left in the
-data directory (see tests/faults_helpers.py).
+Each case checks the call that meets the fault, the call after it, and the saved data (see
+__init__.py).
 """
 
 from __future__ import annotations
@@ -31,9 +29,8 @@ import mcp_ollama.storage
 from mcp_ollama.conversations.database import DATABASE_NAME
 from mcp_ollama.fleet.catalog import cache_path
 from mcp_ollama.settings import Settings
-from tests import faults_helpers
 from tests.fake_ollama import FakeOllama, FakeServerHandle
-from tests.faults_helpers import (
+from tests.faults.helpers import (
     GENERATE,
     MODEL,
     REPO_ROOT,
@@ -47,11 +44,6 @@ from tests.mcp_helpers import error_text, ok
 from tests.test_shutdown import server_env, stdio_server
 
 pytestmark = pytest.mark.anyio
-
-# The saved data every case starts from (see tests/faults_helpers.py): made once per module,
-# copied into each test's data directory.
-saved_template = faults_helpers.saved_template
-saved = faults_helpers.saved
 
 
 @contextmanager

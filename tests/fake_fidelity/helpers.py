@@ -1,4 +1,4 @@
-"""Helpers shared by the ``test_fake_ollama_*`` files: the bound on every wait, running the fake
+"""Helpers shared by the tests of the fakes (this folder): the bound on every wait, running the fake
 ``ollama`` executable, free ports, reading streamed lines, and `LineReader`, which reads a
 subprocess pipe on a thread so that waits on its output stay bounded.
 """
@@ -16,8 +16,8 @@ from typing import IO, Any
 
 import httpx2
 
-ROOT = Path(__file__).resolve().parent.parent
-BOUND = 10.0  # upper bound for every wait in the test_fake_ollama_* files
+ROOT = Path(__file__).resolve().parents[2]
+BOUND = 10.0  # upper bound for every wait in these tests
 JSON_CT = "application/json; charset=utf-8"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 

@@ -1,10 +1,13 @@
 """Prompts, the model-details resource template and argument completions, through real MCP
-clients in memory."""
+clients in memory.
+
+One server and one fake daemon serve the whole module (see conftest.py).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,7 @@ from mcp_ollama.server.completions import completion_registry
 from mcp_ollama.server.resources_models import MODEL_TEMPLATE
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama
-from tests.mcp_helpers import SharedServer, free_port, shared_server
+from tests.mcp_helpers import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -30,30 +33,6 @@ PROMPTS = {
     "explain",
     "test_ideas",
 }
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServer]:
-    with shared_server(tmp_path_factory.mktemp("prompts")) as value:
-        yield value
-
-
-@pytest.fixture
-def fake(shared: SharedServer) -> FakeOllama:
-    return shared.reset()
-
-
-@pytest.fixture
-def settings(shared: SharedServer) -> Settings:
-    return shared.settings
-
-
-@pytest.fixture(params=["auto", "legacy"])
-async def mcp_client(
-    request: pytest.FixtureRequest, shared: SharedServer, fake: FakeOllama
-) -> AsyncIterator[Client]:
-    async with Client(shared.server, mode=request.param) as connected:
-        yield connected
 
 
 def prompt_text(result: object) -> str:
