@@ -10,7 +10,7 @@ from mcp.types import CallToolResult
 
 from tests.fake_ollama import FakeOllama
 
-__all__ = ["install_models", "minified", "text_of", "wire_size"]
+__all__ = ["install_models", "minified", "wire_size"]
 
 FAMILIES = ("llama", "qwen3", "gemma3", "mistral", "phi3")
 QUANTIZATIONS = ("Q4_K_M", "Q8_0", "F16")
@@ -19,11 +19,6 @@ QUANTIZATIONS = ("Q4_K_M", "Q8_0", "F16")
 def minified(data: Any) -> int:
     """Characters of `data` as JSON without whitespace."""
     return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
-
-
-def text_of(result: CallToolResult) -> str:
-    """The text content of a tool result: what the model reads."""
-    return "".join(block.text for block in result.content if block.type == "text")
 
 
 def wire_size(result: CallToolResult) -> int:

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcp.types import CallToolResult
-
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama, FakeServerHandle, serve_fake_ollama
 
-__all__ = ["MODELS", "FakeFleet", "fake_fleet", "text_of"]
+__all__ = ["MODELS", "FakeFleet", "fake_fleet"]
 
 MODELS: dict[str, tuple[str, ...]] = {
     "gpu": ("llama3.2:1b", "qwen3:0.6b"),
@@ -86,10 +84,3 @@ def fake_fleet(
             **overrides,
         }
         yield FakeFleet(handles, Settings(**values))
-
-
-def text_of(result: CallToolResult) -> str:
-    """The text of a tool result's first content block."""
-    block = result.content[0]
-    assert block.type == "text"
-    return block.text

@@ -63,6 +63,18 @@ def ok(result: CallToolResult) -> dict[str, Any]:
     return result.structured_content
 
 
+def text_of(result: CallToolResult) -> str:
+    """The text content of a tool result: what the model reads."""
+    return "".join(block.text for block in result.content if block.type == "text")
+
+
+def block_text(block: object) -> str:
+    """The text of a content block or resource contents, which a union types loosely."""
+    text = getattr(block, "text", None)
+    assert isinstance(text, str), block
+    return text
+
+
 def error_text(result: CallToolResult) -> str:
     """The text of an error result, which carries no structured content."""
     assert result.is_error

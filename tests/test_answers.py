@@ -12,9 +12,9 @@ from mcp import Client
 
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
-from tests.economy_helpers import install_models, minified, text_of, wire_size
+from tests.economy_helpers import install_models, minified, wire_size
 from tests.fake_ollama import FakeOllama
-from tests.mcp_helpers import ok
+from tests.mcp_helpers import block_text, ok, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -164,6 +164,6 @@ async def test_json_resources_are_compact(mcp_client: Client) -> None:
             "reports://list", "usage://summary")  # fmt: skip
     for uri in uris:
         contents = (await mcp_client.read_resource(uri)).contents
-        text = contents[0].text  # type: ignore[union-attr]
+        text = block_text(contents[0])
         assert "\n" not in text, uri
         assert json.loads(text), uri

@@ -21,7 +21,7 @@ from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
 from mcp_ollama.storage import TEMP_SUFFIX
 from tests.fake_ollama import FakeServerHandle
-from tests.mcp_helpers import error_text, ok, poll
+from tests.mcp_helpers import block_text, error_text, ok, poll
 
 pytestmark = pytest.mark.anyio
 
@@ -62,7 +62,7 @@ async def test_odd_report_files_are_skipped_and_named_while_the_rest_lists(
     assert "not a comparison report (models" in skipped["compare-20200101-000000-aaaaaa.json"]
     assert skipped["bench-20200101-000000-bbbbbb.json"] == "not UTF-8 text"
     assert "not valid JSON" in skipped["bench-20200101-000000-eeeeee.json"]
-    assert saved["report_id"] in resource.contents[0].text  # type: ignore[union-attr]
+    assert saved["report_id"] in block_text(resource.contents[0])
     for name, content in ODD_REPORTS.items():  # left where they are, untouched
         assert (settings.data_dir / "reports" / name).read_bytes() == content
 

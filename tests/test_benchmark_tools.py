@@ -11,13 +11,9 @@ from mcp.types import INVALID_PARAMS, ResourceTemplateReference
 
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama
-from tests.mcp_helpers import effective_hints
+from tests.mcp_helpers import block_text, effective_hints
 
 pytestmark = pytest.mark.anyio
-
-
-def text_of(contents: object) -> str:
-    return contents[0].text  # type: ignore[index, attr-defined, no-any-return]
 
 
 async def test_compare_models_ranks_then_the_report_reads_back_as_json_and_markdown(
@@ -43,19 +39,19 @@ async def test_compare_models_ranks_then_the_report_reads_back_as_json_and_markd
 
     as_json = await mcp_client.read_resource(f"reports://{report_id}")
     assert as_json.contents[0].mime_type == "application/json"
-    report = json.loads(text_of(as_json.contents))
+    report = json.loads(block_text(as_json.contents[0]))
     assert report["rankings"] == data["rankings"]
     assert [m["model"] for m in report["models"]] == ["slow:1b", "quick:1b", "nope:1b"]
 
     as_markdown = await mcp_client.read_resource(f"reports://{report_id}/markdown")
     assert as_markdown.contents[0].mime_type == "text/markdown"
-    markdown = text_of(as_markdown.contents)
+    markdown = block_text(as_markdown.contents[0])
     assert markdown.startswith("# Model comparison: slow:1b vs quick:1b vs nope:1b")
     assert "1. quick:1b" in markdown
 
     chart = await mcp_client.read_resource(f"reports://{report_id}/chart")
     assert chart.contents[0].mime_type == "image/svg+xml"
-    assert 'xmlns="http://www.w3.org/2000/svg"' in text_of(chart.contents)
+    assert 'xmlns="http://www.w3.org/2000/svg"' in block_text(chart.contents[0])
 
 
 async def test_benchmark_model_sends_one_progress_notification_per_run(
@@ -106,7 +102,9 @@ async def test_saved_reports_are_listed_newest_first_by_tool_and_resource(
     listed = await mcp_client.call_tool("list_reports", {})
     assert listed.structured_content is not None
     assert [r["id"] for r in listed.structured_content["reports"]] == ids[::-1]
-    resource = json.loads(text_of((await mcp_client.read_resource("reports://list")).contents))
+    resource = json.loads(
+        block_text((await mcp_client.read_resource("reports://list")).contents[0])
+    )
     assert [r["id"] for r in resource["reports"]] == ids[::-1]
     got = await mcp_client.call_tool("get_report", {"report_id": ids[0]})
     assert got.structured_content is not None
@@ -135,7 +133,7 @@ async def test_bad_calls_return_errors_an_agent_can_act_on(mcp_client: Client) -
     for tool, arguments, fragment in BAD_CALLS:
         result = await mcp_client.call_tool(tool, arguments)
         assert result.is_error, tool
-        assert fragment in result.content[0].text  # type: ignore[union-attr]
+        assert fragment in block_text(result.content[0])
 
 
 UNKNOWN_URIS = [
@@ -155,10 +153,10 @@ async def test_unknown_or_unsafe_resources_are_not_found(mcp_client: Client) -> 
 
 
 async def test_presets_are_resources_and_a_tool(mcp_client: Client) -> None:
-    listing = json.loads(text_of((await mcp_client.read_resource("presets://all")).contents))
+    listing = json.loads(block_text((await mcp_client.read_resource("presets://all")).contents[0]))
     names = [p["name"] for p in listing["presets"]]
     assert names[:5] == ["fast", "creative", "balanced", "precise", "long_form"]
-    fast = json.loads(text_of((await mcp_client.read_resource("presets://fast")).contents))
+    fast = json.loads(block_text((await mcp_client.read_resource("presets://fast")).contents[0]))
     assert fast["options"] == {"temperature": 0.1, "top_p": 0.5, "num_predict": 512}
     assert fast["timeout"] == 60
     tool = await mcp_client.call_tool("list_presets", {})
@@ -189,7 +187,7 @@ async def test_an_imported_preset_is_used_by_generate_text_and_exported_again(
     sent = fake.requests_to("/api/generate")[-1].body["options"]
     assert sent == {"temperature": 0.15, "num_predict": 32, "num_ctx": 2048, "seed": 4}
 
-    preset = json.loads(text_of((await mcp_client.read_resource("presets://terse")).contents))
+    preset = json.loads(block_text((await mcp_client.read_resource("presets://terse")).contents[0]))
     assert preset["options"] == {"temperature": 0.15, "num_predict": 32}
 
     exported = await mcp_client.call_tool("export_config", {})
@@ -208,7 +206,7 @@ async def test_a_bad_import_changes_nothing_and_validation_explains_why(
     content = "[presets.ok]\nseed = 1\n\n[presets.hot]\ntemperature = 9\n"
     result = await mcp_client.call_tool("import_config", {"content": content})
     assert result.is_error
-    assert "preset 'hot'" in result.content[0].text  # type: ignore[union-attr]
+    assert "preset 'hot'" in block_text(result.content[0])
     with pytest.raises(MCPError):
         await mcp_client.read_resource("presets://ok")
     check = await mcp_client.call_tool("validate_config", {"content": content})

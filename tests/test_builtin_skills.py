@@ -12,7 +12,7 @@ from mcp_ollama.generation.skills import BUILTIN_SKILLS
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama
-from tests.mcp_helpers import ok
+from tests.mcp_helpers import block_text, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -61,7 +61,7 @@ async def test_built_in_skills_are_listed_with_the_users_and_a_user_skill_overri
     (skills_dir / "terse.md").write_text("# Terse\n", encoding="utf-8")
     async with Client(build_server(settings)) as client:
         listed = ok(await client.call_tool("list_skills", {}))["skills"]
-        text = (await client.call_tool("list_skills", {})).content[0].text  # type: ignore[union-attr]
+        text = block_text((await client.call_tool("list_skills", {})).content[0])
         ok(
             await client.call_tool(
                 "generate_text", {"model": MODEL, "prompt": "x", "skills": ["summarize"]}

@@ -8,15 +8,11 @@ import pytest
 from mcp import Client
 
 from tests.fake_ollama import FakeOllama
+from tests.mcp_helpers import text_of
 
 pytestmark = pytest.mark.anyio
 
 BOUND = 10
-
-
-def text_of(result: object) -> str:
-    content = getattr(result, "content", [])
-    return " ".join(getattr(block, "text", "") for block in content)
 
 
 async def test_a_pull_cut_short_by_its_timeout_says_how_to_resume_and_can_resume(

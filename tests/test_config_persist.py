@@ -15,7 +15,7 @@ from mcp_ollama.generation.config_file import persist_tables
 from mcp_ollama.generation.presets_config import parse_config, to_toml
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
-from tests.mcp_helpers import ok
+from tests.mcp_helpers import block_text, ok
 
 USER_FILE = """\
 # My settings: keep the daemon on the workstation.
@@ -121,6 +121,6 @@ async def test_import_config_with_persist_survives_a_restart_and_keeps_the_users
     restarted = settings.model_copy(update=Settings().model_dump(include={"presets", "models"}))
     async with Client(build_server(restarted)) as client:
         presets = await client.read_resource("presets://review")
-    assert '"temperature":0.1' in presets.contents[0].text  # type: ignore[union-attr]
+    assert '"temperature":0.1' in block_text(presets.contents[0])
     assert restarted.models["llama3.2:1b"] == {"num_ctx": 8192}
     assert "x" not in restarted.presets

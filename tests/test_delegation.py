@@ -18,9 +18,8 @@ from mcp.server import MCPServer
 from mcp.types import ListRootsResult, Root
 
 from mcp_ollama.server import build_server
-from tests.economy_helpers import text_of
 from tests.fake_ollama import FakeOllama, FakeServerHandle, serve_fake_ollama
-from tests.mcp_helpers import error_text, isolated_settings, ok
+from tests.mcp_helpers import error_text, isolated_settings, ok, text_of
 
 pytestmark = pytest.mark.anyio
 

@@ -14,8 +14,8 @@ import pytest
 from mcp import Client
 
 from mcp_ollama.server import build_server
-from tests.fleet_helpers import FakeFleet, fake_fleet, text_of
-from tests.mcp_helpers import error_text, ok, poll
+from tests.fleet_helpers import FakeFleet, fake_fleet
+from tests.mcp_helpers import error_text, ok, poll, text_of
 
 pytestmark = pytest.mark.anyio
 

@@ -16,8 +16,8 @@ from mcp import Client
 from mcp_ollama.fleet.catalog import cache_path
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
-from tests.fleet_helpers import MODELS, FakeFleet, fake_fleet, text_of
-from tests.mcp_helpers import error_text, ok, poll
+from tests.fleet_helpers import MODELS, FakeFleet, fake_fleet
+from tests.mcp_helpers import error_text, ok, poll, text_of
 
 pytestmark = pytest.mark.anyio
 

@@ -12,9 +12,9 @@ from mcp import Client
 
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
-from tests.economy_helpers import minified, text_of
+from tests.economy_helpers import minified
 from tests.fleet_helpers import FakeFleet, fake_fleet
-from tests.mcp_helpers import error_text, ok
+from tests.mcp_helpers import error_text, ok, text_of
 
 pytestmark = pytest.mark.anyio
 

@@ -26,6 +26,7 @@ from mcp.types import PARSE_ERROR, CallToolResult
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeServerHandle
 from tests.fuzz_helpers import CALL_TIMEOUT, assert_handled, bounded_call, portal_clients
+from tests.mcp_helpers import block_text
 from tests.test_transports import INITIALIZE, MCP_HEADERS, child_env, serving
 
 
@@ -80,7 +81,7 @@ def test_configuration_text_nested_thousands_deep_is_refused_not_a_crash(
                 outcome = portal.call(bounded_call, clients["legacy"], tool, arguments)
                 assert isinstance(outcome, CallToolResult)
                 assert_handled(tool, outcome)
-                assert "nested more than" in outcome.content[0].text  # type: ignore[union-attr]
+                assert "nested more than" in block_text(outcome.content[0])
 
 
 class RawStdio:

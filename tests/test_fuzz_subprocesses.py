@@ -15,6 +15,7 @@ from mcp_ollama.settings import Settings
 from tests.conftest import FakeCLI
 from tests.fake_ollama import FakeOllama
 from tests.fuzz_helpers import bounded_call, fuzz_tool, portal_clients
+from tests.mcp_helpers import block_text
 
 ARGV_MODEL_COMMANDS = frozenset({"run", "show", "pull", "rm", "cp", "stop"})
 GO_DURATION = re.compile(r"^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$")
@@ -85,7 +86,7 @@ def test_hostile_keep_alive_values_never_reach_the_daemon_or_a_subprocess(
             outcome = portal.call(bounded_call, clients["auto"], "generate_text", arguments)
             assert isinstance(outcome, CallToolResult)
             assert outcome.is_error, value
-            assert "keep_alive" in outcome.content[0].text  # type: ignore[union-attr]
+            assert "keep_alive" in block_text(outcome.content[0])
         for value in ["5m", "1h30m", "0", "-1m", 0, -1, 300.5]:
             arguments = {"model": "llama3.2:1b", "prompt": "hi", "keep_alive": value}
             outcome = portal.call(bounded_call, clients["auto"], "generate_text", arguments)

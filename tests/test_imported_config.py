@@ -16,7 +16,7 @@ from mcp_ollama.generation.options import BUILTIN_PRESETS
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama
-from tests.mcp_helpers import error_text, ok
+from tests.mcp_helpers import block_text, error_text, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -44,7 +44,7 @@ async def test_an_import_cannot_replace_a_built_in_preset(settings: Settings) ->
         refused = await client.call_tool(
             "import_config", {"content": "[presets.fast]\ntemperature = 2.0\n"}
         )
-        fast = json.loads((await client.read_resource("presets://fast")).contents[0].text)  # type: ignore[union-attr]
+        fast = json.loads(block_text((await client.read_resource("presets://fast")).contents[0]))
     assert "built-in" in error_text(refused)
     assert fast["options"] == BUILTIN_PRESETS["fast"].options
 

@@ -27,7 +27,7 @@ from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama, FakeServerHandle
 from tests.http_helpers import serving
-from tests.mcp_helpers import ok, poll
+from tests.mcp_helpers import block_text, ok, poll
 from tests.test_transports import child_env
 
 pytestmark = pytest.mark.anyio
@@ -88,7 +88,7 @@ async def test_a_subscribed_legacy_client_hears_of_a_pull_and_only_of_what_it_su
         assert inbox.list_changes == 0  # models are read through a template: the list is as it was
 
         models = await client.read_resource("ollama://models")
-        assert model in models.contents[0].text  # type: ignore[union-attr]
+        assert model in block_text(models.contents[0])
 
 
 async def test_unsubscribing_stops_the_updates(settings: Settings, fake: FakeOllama) -> None:
@@ -135,7 +135,7 @@ async def test_a_saved_output_is_listed_and_readable(settings: Settings) -> None
         assert uri in {r.uri for r in (await client.list_resources()).resources}
         saved = await client.read_resource(uri)
         assert saved.contents[0].mime_type == "text/markdown"
-        assert data["text"] in saved.contents[0].text  # type: ignore[union-attr]
+        assert data["text"] in block_text(saved.contents[0])
 
 
 async def test_a_chat_turn_updates_its_session_for_a_listening_modern_client(

@@ -14,6 +14,7 @@ from mcp_ollama.bench.report_html import CSP
 from mcp_ollama.bench.reports import ReportStore
 from mcp_ollama.server.apps import REPORT_VIEW
 from tests.fake_ollama import FakeOllama
+from tests.mcp_helpers import block_text
 from tests.test_reports import benchmark, comparison
 
 EMBEDDED = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
@@ -76,8 +77,8 @@ async def test_the_benchmark_tools_point_at_the_report_view_and_the_page_is_a_re
         assert tools[name].meta == {"ui": {"resourceUri": REPORT_VIEW}}
     view = (await mcp_client.read_resource(REPORT_VIEW)).contents[0]
     assert view.mime_type == "text/html;profile=mcp-app"
-    assert "ui/initialize" in view.text  # type: ignore[union-attr]
-    assert 'id="report-data"' not in view.text  # type: ignore[union-attr]
+    assert "ui/initialize" in block_text(view)
+    assert 'id="report-data"' not in block_text(view)
 
     result = await mcp_client.call_tool(
         "benchmark_model", {"model": "llama3.2:1b", "prompts": ["Hi."], "runs": 1, "warmup": 0}
@@ -88,4 +89,4 @@ async def test_the_benchmark_tools_point_at_the_report_view_and_the_page_is_a_re
     assert data["environment"]["ollama"] == fake.version
     page = (await mcp_client.read_resource(f"reports://{data['report_id']}/html")).contents[0]
     assert page.mime_type == "text/html"
-    assert embedded_result(page.text)["report_id"] == data["report_id"]  # type: ignore[union-attr]
+    assert embedded_result(block_text(page))["report_id"] == data["report_id"]

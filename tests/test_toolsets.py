@@ -21,7 +21,7 @@ from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
 from mcp_ollama.toolsets import CORE, GROUPS, TOOLS
 from tests.fake_ollama import FakeOllama, FakeServerHandle
-from tests.mcp_helpers import error_text, ok
+from tests.mcp_helpers import block_text, error_text, ok
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,7 +135,7 @@ async def test_check_health_and_doctor_show_the_enabled_tools(
     async with Client(build_server(chosen)) as client:
         result = await client.call_tool("check_health", {})
     assert ok(result)["tools"] == ["embed", "check_health"]
-    assert "tools (2): embed, check_health" in result.content[0].text  # type: ignore[union-attr]
+    assert "tools (2): embed, check_health" in block_text(result.content[0])
     given = _given_flags(_parser().parse_args(["doctor", "--tools", "check_health,embed"]))
     assert given["tools"] == "check_health,embed"
     await anyio.to_thread.run_sync(cli_doctor.run, argparse.Namespace(json=False), chosen)

@@ -19,7 +19,7 @@ from mcp_ollama.server.completions import completion_registry
 from mcp_ollama.server.resources_models import MODEL_TEMPLATE
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama
-from tests.mcp_helpers import free_port
+from tests.mcp_helpers import block_text, free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -112,7 +112,7 @@ async def test_reading_a_model_resource_returns_its_details_as_json(mcp_client: 
     result = await mcp_client.read_resource("ollama://models/qwen3:0.6b")
     (content,) = result.contents
     assert content.mime_type == "application/json"
-    details = json.loads(content.text)  # type: ignore[union-attr]
+    details = json.loads(block_text(content))
     assert details["context_length"] == 40960
     assert "thinking" in details["capabilities"]
 
@@ -122,7 +122,7 @@ async def test_a_namespaced_model_resolves_without_escaping_its_slash(
 ) -> None:
     fake.add_model("myorg/custom:v1", context_length=8192)
     result = await mcp_client.read_resource("ollama://models/myorg/custom:v1")
-    details = json.loads(result.contents[0].text)  # type: ignore[union-attr]
+    details = json.loads(block_text(result.contents[0]))
     assert details["context_length"] == 8192
 
 

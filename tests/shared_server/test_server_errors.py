@@ -16,7 +16,7 @@ from mcp import Client
 from mcp_ollama.server import build_server
 from mcp_ollama.settings import Settings
 from tests.fake_ollama import FakeOllama
-from tests.mcp_helpers import error_text, free_port, ok
+from tests.mcp_helpers import block_text, error_text, free_port, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -87,7 +87,7 @@ async def test_a_pull_of_an_unknown_model_points_at_the_library(client: Client) 
 async def test_bad_arguments_are_an_error_result_not_a_crash(client: Client) -> None:
     result = await client.call_tool("generate_text", {"model": "llama3.2:1b"})
     assert result.is_error
-    assert "prompt" in result.content[0].text  # type: ignore[union-attr]
+    assert "prompt" in block_text(result.content[0])
 
 
 async def test_a_boolean_keep_alive_is_refused_not_read_as_one_second(
@@ -98,7 +98,7 @@ async def test_a_boolean_keep_alive_is_refused_not_read_as_one_second(
         "generate_text", {"model": "llama3.2:1b", "prompt": "x", "keep_alive": True}
     )
     assert result.is_error
-    assert "keep_alive" in result.content[0].text  # type: ignore[union-attr]
+    assert "keep_alive" in block_text(result.content[0])
     assert len(fake.requests_to("/api/generate")) == before
 
 
