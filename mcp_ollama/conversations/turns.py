@@ -28,9 +28,8 @@ __all__ = ["Conversations", "SystemMessages"]
 class SystemMessages(Protocol):
     """Builds a session's system message from its skills (the generation's `SkillBook`)."""
 
-    async def system_message(
-        self, skills: Sequence[str] | None, system: str | None
-    ) -> str | None: ...
+    async def system_message(self, skills: Sequence[str] | None, system: str | None) -> str | None:
+        """The system message for these skills and this explicit system text, if any."""
 
 
 class Conversations:

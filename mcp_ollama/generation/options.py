@@ -142,15 +142,18 @@ class ResolvedOptions(BaseModel):
 class ImportedLayer(Protocol):
     """Presets and per-model options imported at run time (see `imported_config`)."""
 
-    def presets(self) -> dict[str, Preset]: ...
+    def presets(self) -> dict[str, Preset]:
+        """The imported presets by name."""
 
-    def model_defaults(self) -> dict[str, dict[str, Any]]: ...
+    def model_defaults(self) -> dict[str, dict[str, Any]]:
+        """The imported options per model."""
 
     def add(
         self,
         presets: Mapping[str, Mapping[str, Any]],
         models: Mapping[str, Mapping[str, Any]],
-    ) -> Path: ...
+    ) -> Path:
+        """Keep these imports (an empty table removes one); returns the file they live in."""
 
 
 class PresetBook:

@@ -164,9 +164,11 @@ class PullTracker:
 
     @property
     def total_bytes(self) -> int:
+        """Bytes of every layer seen so far."""
         return sum(self._totals.values())
 
     async def line(self, line: str) -> None:
+        """Read one line of `ollama pull` output, reporting the progress it shows."""
         match = _PULL_LAYER.search(line)
         status = line
         if match is not None:
