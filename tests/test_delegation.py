@@ -97,11 +97,16 @@ def roots_callback(*directories: Path) -> Any:
     return list_roots
 
 
-@pytest.fixture(params=["auto", "legacy"])
+@pytest.fixture(params=["auto", "legacy", "file_roots"])
 async def client(
     request: pytest.FixtureRequest, delegation: Delegation, fake: FakeOllama
 ) -> AsyncIterator[Client]:
-    """A client in either protocol era whose root is the project directory."""
+    """A client in either protocol era whose root is the project directory, or one declaring no
+    roots to a server whose `file_roots` is the project directory."""
+    if request.param == "file_roots":
+        async with Client(delegation.configured_server) as connected:
+            yield connected
+        return
     callback = roots_callback(delegation.project)
     async with Client(
         delegation.roots_server, mode=request.param, list_roots_callback=callback
@@ -186,10 +191,17 @@ async def test_an_image_by_path_goes_to_the_model_as_an_image(
     ],
 )
 async def test_a_file_that_may_not_be_read_is_refused_and_nothing_reaches_the_daemon(
-    client: Client, fake: FakeOllama, delegation: Delegation, path: str, expected: str
+    client: Client,
+    fake: FakeOllama,
+    delegation: Delegation,
+    path: str,
+    expected: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     path = path.replace("<outside>", str(delegation.outside))
     text = error_text(await generate(client, prompt="Summarise", files=["src/app.py", path]))
+    if request.node.callspec.params["client"] == "file_roots":
+        expected = expected.replace("the client's roots", "file_roots")
     assert expected in text
     assert fake.requests == []
 
