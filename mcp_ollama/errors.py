@@ -9,7 +9,8 @@ MCPOllamaError                      base of everything we raise on purpose
 ├── OllamaError                     talking to the Ollama daemon failed
 │   ├── OllamaConnectionError       cannot connect (says how to start Ollama)
 │   │   ├── OllamaHostNotFoundError the host name in OLLAMA_HOST does not resolve
-│   │   └── OllamaDisconnectedError the daemon closed the connection mid-response
+│   │   ├── OllamaDisconnectedError the daemon closed the connection mid-response
+│   │   └── HostsUnreachableError   several hosts: none of those tried answered (names each)
 │   ├── OllamaTimeoutError          connect or read timed out
 │   │   ├── OllamaStallError        a stream sent nothing for the stall timeout
 │   │   └── CallTimeoutError        the call's own `timeout` ran out (not the daemon's fault)
@@ -39,9 +40,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "HOSTS_SETTING",
     "CallTimeoutError",
     "DeclinedError",
     "GenerationInterruptedError",
+    "HostsUnreachableError",
     "InvalidInputError",
     "InvalidModelNameError",
     "InvalidOptionError",
@@ -66,6 +69,10 @@ __all__ = [
     "SettingsError",
     "StorageError",
 ]
+
+
+HOSTS_SETTING = "MCP_OLLAMA_HOSTS (or the [hosts.NAME] tables of the config file)"
+"""Where the hosts of a fleet are configured, as an error names it."""
 
 
 class MCPOllamaError(Exception):
@@ -109,9 +116,12 @@ class OllamaHostNotFoundError(OllamaConnectionError):
     def __init__(self, base_url: str, host: str) -> None:
         super().__init__(base_url)
         self.host = host
-        self._what = f"the host name '{host}' of OLLAMA_HOST ({base_url}) does not resolve"
+        # `what` (wrapped with several hosts) names the address alone, not OLLAMA_HOST.
+        self._what = f"the host name '{host}' of {base_url} does not resolve"
         advice = "check its spelling, or set OLLAMA_HOST to where Ollama listens."
-        self.args = (f"{self._what}: {advice}",)
+        self.args = (
+            f"the host name '{host}' of OLLAMA_HOST ({base_url}) does not resolve: {advice}",
+        )
 
 
 class OllamaDisconnectedError(OllamaConnectionError):
@@ -123,6 +133,37 @@ class OllamaDisconnectedError(OllamaConnectionError):
         advice = "if it happens again, check the Ollama server log (the daemon may be crashing)."
         self.args = (f"{self._what}: call again; {advice}",)
         self.person = f"{self._what}: run the command again; {advice}"
+
+
+class HostsUnreachableError(OllamaConnectionError):
+    """With several hosts: none of the hosts a call tried answered. `failures` holds each
+    host's name and what happened there; the message names them all and what to do."""
+
+    def __init__(self, failures: Sequence[tuple[str, str]], *, model: str | None = None) -> None:
+        self.failures = list(failures)
+        names = [name for name, _ in self.failures]
+        super().__init__(", ".join(names))
+        detail = "; ".join(f"{name}: {what}" for name, what in self.failures)
+        if len(self.failures) == 1:
+            self._what = f"host '{names[0]}' did not answer ({self.failures[0][1]})"
+            fix = f"start Ollama there, or correct its url in {HOSTS_SETTING}"
+        else:
+            having = "" if model is None else f" that has '{model}'"
+            self._what = f"no host{having} answered ({detail})"
+            fix = f"start Ollama on them, or correct their urls in {HOSTS_SETTING}"
+        self.args = (f"{self._what}: {fix}, then call again.",)
+        self.person = f"{self._what}: {fix}, then run it again."
+
+    @classmethod
+    def combine(cls, errors: Sequence[OllamaError], *, model: str | None = None) -> OllamaError:
+        """One error for several hosts that each failed: every host named when each was
+        unreachable, else the first error that is not about reaching a host."""
+        unreachable = [error for error in errors if isinstance(error, HostsUnreachableError)]
+        if errors and len(unreachable) == len(errors):
+            return cls(
+                [failure for error in unreachable for failure in error.failures], model=model
+            )
+        return next(error for error in errors if not isinstance(error, HostsUnreachableError))
 
 
 class OllamaTimeoutError(OllamaError):
@@ -196,19 +237,21 @@ class ModelNotFoundError(OllamaResponseError):
 class NotOllamaError(OllamaResponseError):
     """Something answered at the daemon's address, but not the way Ollama answers."""
 
-    def __init__(self, base_url: str, path: str, status_code: int, body: str) -> None:
+    def __init__(
+        self, base_url: str, path: str, status_code: int, body: str, *, setting: str = "OLLAMA_HOST"
+    ) -> None:
         self.base_url = base_url
         self.path = path
         super().__init__(body, status_code)
         if body == "404 page not found":  # Ollama's own router, for a route it does not have
             self._what = f"Ollama at {base_url} has no {path} endpoint (HTTP 404)"
-            advice = "update Ollama (https://ollama.com/download), or check OLLAMA_HOST"
+            advice = f"update Ollama (https://ollama.com/download), or check {setting}"
         else:
             self._what = (
                 f"the server at {base_url} answered {path} with HTTP {status_code} ({body}), "
                 "which is not an Ollama answer"
             )
-            advice = "check that OLLAMA_HOST points at Ollama (port 11434 by default)"
+            advice = f"check that {setting} points at Ollama (port 11434 by default)"
         self.args = (f"{self._what}: {advice}.",)
 
 
@@ -264,6 +307,10 @@ class PullInterruptedError(OllamaError):
 
 class OllamaStartupError(OllamaError):
     """Auto-starting the daemon failed, or no `ollama` binary was found."""
+
+    def __init__(self, message: str, *, what: str | None = None) -> None:
+        super().__init__(message)
+        self._what = what
 
 
 class OllamaCLIError(OllamaError):

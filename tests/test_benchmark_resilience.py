@@ -45,16 +45,19 @@ async def test_a_comparison_with_ollama_down_is_an_error_and_saves_nothing(
     assert listed["reports"] == []
 
 
-async def test_a_comparison_whose_models_all_fail_differently_names_each_and_saves_nothing(
+async def test_a_comparison_whose_models_all_fail_names_each_in_a_sentence_and_saves_nothing(
     service: OllamaService,
 ) -> None:
     with pytest.raises(MCPOllamaError) as caught:
         await service.bench.compare(["missing:1b", "absent:2b"], **QUICK)
 
     message = str(caught.value)
-    assert message.startswith("no model finished, so nothing was saved: ")
+    assert message.startswith("no model finished, so nothing was saved. missing:1b: model ")
     assert "missing:1b: model 'missing:1b' is not pulled" in message
-    assert "absent:2b: model 'absent:2b' is not pulled" in message
+    assert ". absent:2b: model 'absent:2b' is not pulled" in message
+    assert ".;" not in message
+    assert ".." not in message
+    assert message.endswith(".")
     assert saved_reports(service) == 0
 
 

@@ -140,7 +140,7 @@ async def test_a_server_that_is_not_ollama_is_named_with_a_hint_about_the_addres
     async with service_for(settings) as service:
         with pytest.raises(NotOllamaError) as excinfo:
             await service.generation.generate("llama3.2:1b", "hi")
-        report = await check_health(settings, service.fleet.primary.client)
+        report = await check_health(settings, service.fleet)
 
     message = str(excinfo.value)
     assert "HTTP 404 (Not Found)" in message

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -51,6 +52,9 @@ def test_doctor_reports_each_host_and_a_silent_one_as_a_warning(fleet: FakeFleet
     assert "[FAIL] host laptop" in done.stdout
     assert f"warning: laptop: Ollama does not answer at {laptop}" in done.stdout
     assert "meanwhile calls go to the other hosts" in done.stdout
+    listed = re.search(r"^MCP tools \((\d+)\): generate_text, chat, embed,", done.stdout, re.M)
+    assert listed is not None
+    assert int(listed[1]) > 0
 
     report = json.loads(run_cli(fleet, "doctor", "--json").stdout)
     assert [(h["name"], h["reachable"]) for h in report["hosts"]] == [

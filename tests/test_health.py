@@ -13,6 +13,7 @@ import pytest
 from mcp import Client
 
 from mcp_ollama.cli import doctor as cli_doctor
+from mcp_ollama.fleet import Fleet
 from mcp_ollama.fleet.health import check_health
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.settings import Settings
@@ -42,7 +43,7 @@ async def test_a_working_setup_is_healthy_with_version_binary_and_redacted_setti
 ) -> None:
     settings = healthy_settings(fake_ollama, tmp_path, default_model="LLAMA3.2:1b")
     async with OllamaClient.from_settings(settings) as client:
-        report = await check_health(settings, client)
+        report = await check_health(settings, Fleet.from_settings(settings, client=client))
 
     assert report.healthy, report.problems
     assert report.daemon_reachable
@@ -64,7 +65,7 @@ async def test_a_missing_default_model_is_a_problem_that_says_how_to_pull_it(
 ) -> None:
     settings = healthy_settings(fake_ollama, tmp_path, default_model="llama3.2:3b")
     async with OllamaClient.from_settings(settings) as client:
-        report = await check_health(settings, client)
+        report = await check_health(settings, Fleet.from_settings(settings, client=client))
 
     assert not report.healthy
     assert report.default_model_present is False
@@ -77,7 +78,7 @@ async def test_a_down_daemon_is_unhealthy_and_is_not_started_by_the_check(
 ) -> None:
     settings = Settings(host="127.0.0.1:9", data_dir=tmp_path / "data", auto_start=True)
     async with OllamaClient.from_settings(settings) as client:
-        report = await check_health(settings, client)
+        report = await check_health(settings, Fleet.from_settings(settings, client=client))
 
     assert not report.healthy
     assert not report.daemon_reachable
@@ -94,7 +95,7 @@ async def test_a_missing_binary_is_a_warning_while_the_daemon_answers(
     monkeypatch.setenv("PATH", str(tmp_path))
     settings = healthy_settings(fake_ollama, tmp_path)
     async with OllamaClient.from_settings(settings) as client:
-        report = await check_health(settings, client)
+        report = await check_health(settings, Fleet.from_settings(settings, client=client))
 
     assert report.healthy
     assert not report.binary_found
@@ -109,7 +110,7 @@ async def test_an_unwritable_data_dir_is_a_problem(
     blocker.write_text("not a directory", encoding="utf-8")
     settings = healthy_settings(fake_ollama, tmp_path, data_dir=blocker / "data")
     async with OllamaClient.from_settings(settings) as client:
-        report = await check_health(settings, client)
+        report = await check_health(settings, Fleet.from_settings(settings, client=client))
 
     assert not report.healthy
     assert not report.data_dir_writable
@@ -204,6 +205,6 @@ async def test_credentials_sent_to_a_remote_daemon_over_plain_http_are_warned_ab
         host=host, data_dir=tmp_path, auto_start=False, cli_fallback=False, **secret
     )
     async with OllamaClient.from_settings(settings) as client:
-        report = await check_health(settings, client)
+        report = await check_health(settings, Fleet.from_settings(settings, client=client))
     assert any("plain http" in w for w in report.warnings) is warned
     assert settings.sends_secrets_in_clear is warned

@@ -12,6 +12,7 @@ from mcp import Client
 
 from mcp_ollama.cli import doctor as cli_doctor
 from mcp_ollama.errors import ModelNotFoundError
+from mcp_ollama.fleet import Fleet
 from mcp_ollama.fleet.health import check_health
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.types import ChatMessage
@@ -31,7 +32,7 @@ async def test_check_health_counts_a_bare_default_model_missing_and_names_the_va
 ) -> None:
     bare = settings.model_copy(update={"default_model": "llama3.2"})
 
-    report = await check_health(bare, ollama)
+    report = await check_health(bare, Fleet.from_settings(bare, client=ollama))
 
     assert report.default_model_present is False
     assert not report.healthy

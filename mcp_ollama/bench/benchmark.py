@@ -358,7 +358,13 @@ def _nothing_finished(errors: Sequence[tuple[str, MCPOllamaError]]) -> MCPOllama
     first = errors[0][1]
     if all(str(exc) == str(first) for _, exc in errors):
         return first
-    head = "no model finished, so nothing was saved"
-    error = MCPOllamaError(f"{head}: " + "; ".join(f"{label}: {exc}" for label, exc in errors))
-    error.person = f"{head}: " + "; ".join(f"{label}: {exc.for_person()}" for label, exc in errors)
+    head = "no model finished, so nothing was saved."
+    error = MCPOllamaError(" ".join([head, *(_sentence(label, str(exc)) for label, exc in errors)]))
+    error.person = " ".join([head, *(_sentence(label, exc.for_person()) for label, exc in errors)])
     return error
+
+
+def _sentence(label: str, message: str) -> str:
+    """`label: message` as one sentence, ended by exactly one full stop."""
+    message = message.strip()
+    return f"{label}: {message}" + ("" if message.endswith((".", "!", "?")) else ".")

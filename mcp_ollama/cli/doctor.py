@@ -12,8 +12,7 @@ from typing import Any
 
 import anyio
 
-from mcp_ollama.fleet.fleet_health import check_fleet_health
-from mcp_ollama.fleet.health import HealthReport
+from mcp_ollama.fleet.health import HealthReport, check_health
 from mcp_ollama.fleet.registry import Fleet
 from mcp_ollama.settings import Settings, default_config_file
 
@@ -45,7 +44,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _report(settings: Settings) -> HealthReport:
     fleet = Fleet.from_settings(settings)
     try:
-        return await check_fleet_health(settings, fleet, for_person=True)
+        return await check_health(settings, fleet, for_person=True)
     finally:
         await fleet.aclose()
 

@@ -3,7 +3,8 @@
 It looks without touching: it never starts the daemon, so a report describes the machine as it
 is. Healthy means the daemon answers, the data directory is writable and the configured default
 model (if any) is installed; a missing `ollama` binary is only a warning while a daemon answers.
-With several hosts (`fleet.fleet_health`) the report has a line per host.
+With several hosts the report has a line per host: a host that does not answer is a warning while
+another does (calls go to the others), and a problem when none does.
 """
 
 from __future__ import annotations
@@ -17,15 +18,19 @@ import anyio
 from pydantic import Field
 
 from mcp_ollama.errors import (
+    HOSTS_SETTING,
     OllamaConnectionError,
     OllamaError,
     OllamaHostNotFoundError,
     OllamaTimeoutError,
     StorageError,
 )
+from mcp_ollama.fleet.host import Host
+from mcp_ollama.fleet.pulls import each_host
+from mcp_ollama.fleet.registry import Fleet
 from mcp_ollama.hosts import HostConfig
 from mcp_ollama.ollama.client import OllamaClient
-from mcp_ollama.ollama.lifecycle import PROBE_TIMEOUT, DaemonManager, find_ollama_binary
+from mcp_ollama.ollama.lifecycle import PROBE_TIMEOUT, find_ollama_binary
 from mcp_ollama.ollama.names import canonical_name, same_model, tagged_variants
 from mcp_ollama.results import Result
 from mcp_ollama.settings import CLEAR_TEXT_SECRETS, Settings
@@ -80,42 +85,44 @@ class HealthReport(Result):
 
 
 async def check_health(
-    settings: Settings,
-    client: OllamaClient,
-    *,
-    daemon: DaemonManager | None = None,
-    for_person: bool = False,
+    settings: Settings, fleet: Fleet, *, for_person: bool = False
 ) -> HealthReport:
-    """Check the daemon, the binary, the default model and the data directory; `for_person`
+    """Check each host, the binary, the default model and the data directory; `for_person`
     words the problems for someone at a terminal (`doctor`) rather than for an agent."""
+    answers = await each_host(fleet.hosts, lambda host: probe(host.client))
+    answering = [host for host, (version, _) in answers if version is not None]
+    binary = find_ollama_binary(settings)
     problems: list[str] = []
     warnings: list[str] = []
-    host = daemon.host if daemon is not None else settings.host_configs()[0]
-    version, failure = await probe(client)
-    reachable = version is not None
-    daemon_error = failure.what if isinstance(failure, OllamaError) else failure
-    binary = find_ollama_binary(settings)
-    if not reachable:
-        problems.append(unreachable_advice(settings, host, failure, binary))
     if binary is None:
         warnings.append(
             f"no `ollama` executable found ({settings.ollama_bin!r}): auto-start and the CLI "
             "fallback are unavailable; install it from https://ollama.com/download"
         )
-    if host.sends_secrets_in_clear:
-        warnings.append(CLEAR_TEXT_SECRETS)
-    present, variants = await default_model(settings, client) if reachable else (None, [])
-    if present is False and settings.default_model:
-        problems.append(missing_default_advice(settings.default_model, variants, for_person))
+    for host, (_, failure) in answers:
+        named = "" if fleet.single else f"{host.name}: "
+        if host not in answering:
+            setting = "OLLAMA_HOST" if fleet.single else f"its url in {HOSTS_SETTING}"
+            advice = named + unreachable_advice(settings, host.config, failure, binary, setting)
+            if answering:  # calls go to the hosts that answer
+                warnings.append(f"{advice}; meanwhile calls go to the other hosts")
+            else:
+                problems.append(advice)
+        if host.config.sends_secrets_in_clear:
+            warnings.append(named + CLEAR_TEXT_SECRETS)
+    present = await _default_model_problems(settings, answering, problems, for_person)
     storage = await data_dir_problems(settings)
     problems += storage
+    hosts = [_host_health(host, version, failure) for host, (version, failure) in answers]
+    reachable = [h for h in hosts if h.reachable]
+    errors = [(h.name, h.error) for h in hosts if h.error]
     return HealthReport(
         healthy=not problems,
-        daemon_url=host.base_url,
-        daemon_reachable=reachable,
-        daemon_version=version,
-        daemon_error=daemon_error,
-        daemon_started_by_server=daemon.started_by_us if daemon is not None else False,
+        daemon_url=", ".join(h.url for h in hosts),
+        daemon_reachable=bool(reachable),
+        daemon_version=", ".join(sorted({h.version for h in reachable if h.version})) or None,
+        daemon_error="; ".join(e if fleet.single else f"{n}: {e}" for n, e in errors) or None,
+        daemon_started_by_server=any(h.started_by_server for h in hosts),
         binary_found=binary is not None,
         binary_path=binary,
         default_model=settings.default_model,
@@ -127,6 +134,42 @@ async def check_health(
         warnings=warnings,
         tools=list(settings.enabled_tools),
         settings=settings.redacted(),
+        hosts=None if fleet.single else hosts,
+    )
+
+
+async def _default_model_problems(
+    settings: Settings, answering: list[Host], problems: list[str], for_person: bool
+) -> bool | None:
+    """Whether a host that answers has the default model (None: none configured, or no list
+    came); when none has it, the problem is added to `problems`."""
+    if not settings.default_model or not answering:
+        return None
+    found = [await default_model(settings, host.client) for host in answering]
+    if any(present for present, _ in found):
+        return True
+    if not all(present is False for present, _ in found):
+        return None
+    variants = sorted({variant for _, each in found for variant in each})
+    problems.append(missing_default_advice(settings.default_model, variants, for_person))
+    return False
+
+
+def _host_health(host: Host, version: str | None, failure: OllamaError | str | None) -> HostHealth:
+    """One host's line of the report."""
+    index = host.known_index()
+    return HostHealth(
+        name=host.name,
+        url=host.config.base_url,
+        reachable=version is not None,
+        version=version,
+        error=failure.what if isinstance(failure, OllamaError) else failure,
+        marked_down=host.down,
+        weight=host.weight,
+        calls_in_flight=host.in_flight,
+        models=None if index is None else len(index.installed),
+        loaded=None if index is None else sorted(index.loaded),
+        started_by_server=host.daemon.started_by_us,
     )
 
 
@@ -145,7 +188,6 @@ def unreachable_advice(
     host: HostConfig,
     failure: OllamaError | str | None,
     binary: str | None,
-    *,
     setting: str = "OLLAMA_HOST",
 ) -> str:
     """What to do about a daemon that did not answer the probe (`setting` names where its

@@ -72,6 +72,7 @@ class Host:
         self.current = 0.0  # smooth weighted round robin among equally good hosts
         self.failures = 0  # in a row
         self.down_until = 0.0  # on the monotonic clock; 0 while up
+        self.last_failure: str | None = None  # what happened when it last could not be reached
         self._index: ModelIndex | None = None
 
     def __repr__(self) -> str:

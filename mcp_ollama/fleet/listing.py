@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mcp_ollama.errors import OllamaError
+from mcp_ollama.errors import HostsUnreachableError, OllamaError
 from mcp_ollama.fleet.host import Host
 from mcp_ollama.ollama.names import canonical_name
 from mcp_ollama.progress import ProgressCallback
@@ -20,7 +20,7 @@ def merge_model_lists(answers: Sequence[HostAnswer]) -> ModelList:
     """One list with each model once, naming the hosts that have it and where it is loaded.
 
     Raises:
-        OllamaError: no host answered and none has a cached list (the first host's error).
+        OllamaError: no host answered and none has a cached list (naming each host).
     """
     merged: dict[str, LocalModel] = {}
     reasons: list[str] = []
@@ -28,7 +28,7 @@ def merge_model_lists(answers: Sequence[HostAnswer]) -> ModelList:
     served_by_cli = True
     for host, answer in answers:
         if isinstance(answer, OllamaError):
-            reasons.append(f"{host.name} could not be reached ({answer})")
+            reasons.append(f"{host.name} could not be reached ({answer.what})")
             continue
         if answer.stale:
             reasons.append(f"{host.name}: {answer.stale_reason}")
@@ -45,10 +45,9 @@ def merge_model_lists(answers: Sequence[HostAnswer]) -> ModelList:
             if model.loaded:
                 entry.loaded_on.append(host.name)
                 entry.loaded = True
-    if len(reasons) == len(answers):
-        first = answers[0][1]
-        if isinstance(first, OllamaError):
-            raise first
+    errors = [answer for _, answer in answers if isinstance(answer, OllamaError)]
+    if errors and len(errors) == len(answers):
+        raise HostsUnreachableError.combine(errors)
     return ModelList(
         models=list(merged.values()),
         stale=bool(reasons),
@@ -64,19 +63,18 @@ def merge_running(
     """The loaded models of every host, each naming its host, and the hosts that did not answer.
 
     Raises:
-        OllamaError: no host answered (the first host's error).
+        OllamaError: no host answered (naming each host).
     """
     models: list[RunningModelInfo] = []
     unreachable: dict[str, str] = {}
     for host, answer in answers:
         if isinstance(answer, OllamaError):
-            unreachable[host.name] = str(answer)
+            unreachable[host.name] = answer.what
             continue
         models += [m.model_copy(update={"host": host.name}) for m in answer]
-    if answers and len(unreachable) == len(answers):
-        first = answers[0][1]
-        assert isinstance(first, OllamaError)
-        raise first
+    errors = [answer for _, answer in answers if isinstance(answer, OllamaError)]
+    if errors and len(errors) == len(answers):
+        raise HostsUnreachableError.combine(errors)
     return RunningList(models=models, unreachable=unreachable or None)
 
 

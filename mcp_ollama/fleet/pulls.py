@@ -12,6 +12,7 @@ from typing import TypeVar
 import anyio
 
 from mcp_ollama.errors import (
+    HostsUnreachableError,
     InvalidInputError,
     OllamaConnectionError,
     OllamaError,
@@ -97,7 +98,8 @@ async def pull_many(
     """Pull `model` on several hosts at once (each downloads from the registry itself).
 
     Raises:
-        OllamaError: a host failed; the message names where it was pulled and where not.
+        OllamaError: a host failed; the message names where it was pulled and where not (or
+            every host that did not answer).
     """
     summed = SummedProgress(on_progress)
 
@@ -114,18 +116,19 @@ async def pull_many(
     failed = [(h, r) for h, r in answers if isinstance(r, OllamaError)]
     if failed:
         if not done:
-            raise failed[0][1]
-        problems = "; ".join(f"{h.name}: {exc}" for h, exc in failed)
+            raise HostsUnreachableError.combine([exc for _, exc in failed])
+        problems = "; ".join(f"{h.name}: {exc.what}" for h, exc in failed)
         raise OllamaError(
             f"pulled '{model}' on {', '.join(h.name for h, _ in done)}, but not on "
             f"{', '.join(h.name for h, _ in failed)} ({problems}); call pull_model with "
             f"host='{failed[0][0].name}' to retry there."
         )
+    # Each host downloads the same model: its size once, not once per host.
     return PullResult(
         model=model,
         status=done[0][1].status,
-        total_bytes=sum(r.total_bytes for _, r in done),
-        completed_bytes=sum(r.completed_bytes for _, r in done),
+        total_bytes=max(r.total_bytes for _, r in done),
+        completed_bytes=max(r.completed_bytes for _, r in done),
         served_by="cli" if all(r.served_by == "cli" for _, r in done) else "http",
         hosts=[h.name for h, _ in done],
     )

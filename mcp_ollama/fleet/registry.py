@@ -30,11 +30,14 @@ import structlog
 from anyio.abc import TaskGroup
 
 from mcp_ollama.errors import (
+    HOSTS_SETTING,
     CallTimeoutError,
     GenerationInterruptedError,
+    HostsUnreachableError,
     InvalidInputError,
     ModelNotFoundError,
     ModelNotOnHostError,
+    NotOllamaError,
     OllamaConnectionError,
     OllamaError,
     OllamaStartupError,
@@ -223,18 +226,28 @@ class Fleet:
 
     async def on_host(self, target: Host, key: str | None, call: Callable[[], Awaitable[T]]) -> T:
         """Run `call` on `target`, counted in its calls in flight; a failure to reach it marks
-        it down, an answer marks it up (and `key`, if given, as loaded there)."""
+        it down, an answer marks it up (and `key`, if given, as loaded there). With several
+        hosts, an error about the host's address names the host and the `hosts` setting.
+
+        Raises:
+            HostsUnreachableError: with several hosts, `target` did not answer.
+        """
         target.in_flight += 1
         try:
             result = await call()
         except OllamaError as exc:
             interrupted = GenerationInterruptedError | PullInterruptedError
             cause = exc.cause if isinstance(exc, interrupted) else exc
-            if is_host_failure(cause) and target.mark_down():
-                logger.warning("host marked down", host=target.name, error=str(cause))
-                if self._wake is not None:
-                    self._wake.set()
-            raise
+            if is_host_failure(cause):
+                target.last_failure = cause.what
+                if target.mark_down():
+                    logger.warning("host marked down", host=target.name, error=cause.what)
+                    if self._wake is not None:
+                        self._wake.set()
+            explained = exc if self.single else _for_fleet(target, exc)
+            if explained is exc:
+                raise
+            raise explained from exc
         finally:
             target.in_flight -= 1
         if target.failures:
@@ -254,10 +267,13 @@ class Fleet:
             return await self._pinned(self.host(pin), model, key, attempt)
         tried: set[Host] = set()
         last: OllamaError | None = None
+        unreachable: list[OllamaError] = []
         while True:
             placed = await self._place(model, canonical_name(model), tried)
             if placed is None:
                 assert last is not None  # only after a host was tried
+                if unreachable and is_host_failure(last):
+                    raise HostsUnreachableError.combine(unreachable, model=model) from last
                 raise last
             target, installed = placed
             try:
@@ -271,6 +287,7 @@ class Fleet:
                 if not is_host_failure(exc):
                     raise
                 last = exc
+                unreachable.append(exc)
             tried.add(target)
             logger.info("moving a call to another host", model=model, left=target.name)
 
@@ -295,7 +312,7 @@ class Fleet:
 
         Raises:
             ModelNotFoundError: no host has the model (and auto-pull is off).
-            OllamaConnectionError: no host answers.
+            HostsUnreachableError: no host answers.
         """
         if self.single:
             return self.primary
@@ -330,8 +347,12 @@ class Fleet:
             return found, True
         answering = [host for host in self.available() if host.known_index() is not None]
         if not answering:
-            urls = ", ".join(host.config.base_url for host in self.hosts)
-            raise OllamaConnectionError(urls, "no host answers")
+            raise HostsUnreachableError(
+                [
+                    (host.name, host.last_failure or f"{host.config.base_url} did not answer")
+                    for host in self.hosts
+                ]
+            )
         if self.settings.auto_pull:
             return least_loaded(answering), False
         raise ModelNotOnHostError(
@@ -405,9 +426,23 @@ class Fleet:
                     tg.start_soon(self._probe, host)
 
     async def _probe(self, host: Host) -> None:
+        """Let a down host rejoin when it answers, else keep it down longer."""
         if await host.daemon.probe() is None:
             host.mark_down()
             return
         logger.info("host rejoined", host=host.name)
         host.mark_up()
         host.catalog.expire()  # what it has may have changed while it was away
+
+
+def _for_fleet(target: Host, exc: OllamaError) -> OllamaError:
+    """An error of one host of several, worded for a fleet: one about its address names the
+    host and where hosts are configured (not OLLAMA_HOST, which a fleet does not use)."""
+    if isinstance(exc, HostsUnreachableError):
+        return exc
+    if is_host_failure(exc):
+        return HostsUnreachableError([(target.name, exc.what)])
+    if isinstance(exc, NotOllamaError):
+        where = f"the url of host '{target.name}' in {HOSTS_SETTING}"
+        return NotOllamaError(exc.base_url, exc.path, exc.status_code, exc.error, setting=where)
+    return exc

@@ -36,7 +36,6 @@ from mcp_ollama.errors import (
     InvalidInputError,
     ModelNotFoundError,
     OllamaCLIError,
-    OllamaStartupError,
 )
 from mcp_ollama.hosts import HostConfig
 from mcp_ollama.ollama.cli_output import (
@@ -46,7 +45,7 @@ from mcp_ollama.ollama.cli_output import (
     strip_ansi,
     terminal_lines,
 )
-from mcp_ollama.ollama.lifecycle import find_ollama_binary, missing_binary_message
+from mcp_ollama.ollama.lifecycle import find_ollama_binary, missing_binary_error
 from mcp_ollama.ollama.names import canonical_name, validate_model_name
 from mcp_ollama.ollama.types import ChatMessage, ChatRequest, GenerateRequest, ThinkLevel
 from mcp_ollama.progress import ProgressCallback, ProgressThrottle
@@ -260,7 +259,7 @@ class OllamaCLI:
     ) -> _Completed:
         binary = self.binary
         if binary is None:
-            raise OllamaStartupError(missing_binary_message(self.settings, self.host.base_url))
+            raise missing_binary_error(self.settings, self.host.base_url)
         # A call's own deadline, when it has one, encloses this bound (mcp_ollama.deadline).
         limit = self.settings.cli_timeout
         # The CLI reads OLLAMA_HOST the same way we do; colours off in case it checks.

@@ -36,7 +36,7 @@ from mcp_ollama.ollama.types import VersionInfo
 from mcp_ollama.settings import Settings
 from mcp_ollama.storage import atomic_write_text, make_private_dir, refuse_links
 
-__all__ = ["DaemonManager", "daemon_address", "find_ollama_binary"]
+__all__ = ["DaemonManager", "daemon_address", "find_ollama_binary", "missing_binary_error"]
 
 logger = structlog.get_logger()
 
@@ -73,13 +73,16 @@ def daemon_address(base_url: str) -> str:
     return base_url.split("://", 1)[1].split("/", 1)[0]
 
 
-def missing_binary_message(settings: Settings, base_url: str) -> str:
-    """What to tell the user when there is no `ollama` executable to start or fall back to."""
-    return (
+def missing_binary_error(settings: Settings, base_url: str) -> OllamaStartupError:
+    """The error when there is no `ollama` executable to start or fall back to."""
+    what = (
         f"Ollama is not running at {base_url} and no `ollama` executable was found "
-        f"(looked for {settings.ollama_bin!r} on PATH). Install Ollama from "
-        "https://ollama.com/download (or set MCP_OLLAMA_OLLAMA_BIN to its path), or set "
-        "OLLAMA_HOST to the address of a running Ollama."
+        f"(looked for {settings.ollama_bin!r} on PATH)"
+    )
+    return OllamaStartupError(
+        f"{what}. Install Ollama from https://ollama.com/download (or set MCP_OLLAMA_OLLAMA_BIN "
+        "to its path), or set OLLAMA_HOST to the address of a running Ollama.",
+        what=what,
     )
 
 
@@ -201,7 +204,7 @@ class DaemonManager:
     async def _start(self) -> None:
         binary = find_ollama_binary(self.settings)
         if binary is None:
-            raise OllamaStartupError(missing_binary_message(self.settings, self.host.base_url))
+            raise missing_binary_error(self.settings, self.host.base_url)
         process = self._spawn(binary)
         self.starts += 1
         logger.info("starting ollama serve", pid=process.pid, log=str(self.log_path))
@@ -271,17 +274,22 @@ class DaemonManager:
                 if await self.probe() is not None:
                     return
                 if process.poll() is not None:
-                    raise OllamaStartupError(
+                    what = (
                         f"`ollama serve` exited with code {process.returncode} before answering "
-                        f"at {self.host.base_url}: {self._log_tail()}. See {self.log_path}; "
-                        "if another program holds the port, set OLLAMA_HOST to a free address."
+                        f"at {self.host.base_url}: {self._log_tail()}"
+                    )
+                    raise OllamaStartupError(
+                        f"{what}. See {self.log_path}; if another program holds the port, set "
+                        "OLLAMA_HOST to a free address.",
+                        what=what,
                     )
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 0.5)
+        what = f"`ollama serve` did not answer at {self.host.base_url} within {timeout:g} s"
         raise OllamaStartupError(
-            f"`ollama serve` did not answer at {self.host.base_url} within {timeout:g} s and "
-            f"was stopped; see {self.log_path}. On a slow machine raise "
-            "MCP_OLLAMA_STARTUP_TIMEOUT, or start Ollama yourself."
+            f"{what} and was stopped; see {self.log_path}. On a slow machine raise "
+            "MCP_OLLAMA_STARTUP_TIMEOUT, or start Ollama yourself.",
+            what=what,
         )
 
     def _forget_pid(self) -> None:

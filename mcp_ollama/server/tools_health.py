@@ -6,8 +6,7 @@ from typing import Any
 
 from mcp.server.mcpserver import Context
 
-from mcp_ollama.fleet.fleet_health import check_fleet_health
-from mcp_ollama.fleet.health import HealthReport
+from mcp_ollama.fleet.health import HealthReport, check_health
 from mcp_ollama.server._common import LOCAL_READ, service_of, tool_errors
 from mcp_ollama.server.toolbox import ToolBox
 
@@ -22,4 +21,4 @@ def register_health_tools(box: ToolBox) -> None:
         """Check Ollama, the default model and the data directory; says what to fix."""
         service = service_of(ctx)
         with tool_errors():
-            return await check_fleet_health(service.settings, service.fleet)
+            return await check_health(service.settings, service.fleet)

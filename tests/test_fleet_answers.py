@@ -1,0 +1,111 @@
+"""Several hosts through a real MCP client, as an agent reads the answers: check_health lists the
+enabled tools like with one host, a host that does not answer is named with the setting that
+configures it (never OLLAMA_HOST, which a fleet does not use), and a pull on every host reports
+the model's size once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from mcp_ollama.server import build_server
+from tests.fleet_helpers import FakeFleet, fake_fleet
+from tests.mcp_helpers import error_text, ok, text_of
+
+pytestmark = pytest.mark.anyio
+
+GENERATE = {"model": "llama3.2:1b", "prompt": "Say hi"}
+SINGLE_HOST_ADVICE = ("is Ollama running", "set OLLAMA_HOST", "OLLAMA_HOST to")
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[FakeFleet]:
+    with fake_fleet(tmp_path) as value:
+        yield value
+
+
+@pytest.fixture
+async def client(fleet: FakeFleet) -> AsyncIterator[Client]:
+    async with Client(build_server(fleet.settings), mode="legacy") as connected:
+        yield connected
+
+
+def assert_fleet_wording(message: str) -> None:
+    assert "MCP_OLLAMA_HOSTS" in message
+    for advice in SINGLE_HOST_ADVICE:
+        assert advice not in message, message
+
+
+async def test_check_health_with_several_hosts_lists_the_enabled_tools(
+    client: Client, fleet: FakeFleet
+) -> None:
+    result = await client.call_tool("check_health", {})
+
+    tools = list(fleet.settings.enabled_tools)
+    assert tools
+    assert ok(result)["tools"] == tools
+    assert f"tools ({len(tools)}): {', '.join(tools)}" in text_of(result)
+
+
+async def test_a_call_whose_hosts_are_all_down_names_each_host_tried_and_the_hosts_setting(
+    client: Client, fleet: FakeFleet
+) -> None:
+    ok(await client.call_tool("list_local_models", {}))
+    fleet.handles["gpu"].stop()
+    fleet.handles["laptop"].stop()
+
+    message = error_text(await client.call_tool("generate_text", GENERATE))
+
+    gpu, laptop = fleet.handles["gpu"].url, fleet.handles["laptop"].url
+    assert message.partition(": ")[2].startswith(
+        "no host that has 'llama3.2:1b' answered (gpu: cannot connect"
+    )
+    assert gpu in message
+    assert laptop in message
+    assert "nas" not in message  # it was not tried: it does not have the model
+    assert message.endswith("then call again.")
+    assert_fleet_wording(message)
+
+
+async def test_a_pinned_host_that_is_down_is_named_with_the_hosts_setting(
+    client: Client, fleet: FakeFleet
+) -> None:
+    fleet.handles["laptop"].stop()
+
+    message = error_text(await client.call_tool("generate_text", {**GENERATE, "host": "laptop"}))
+
+    assert message.partition(": ")[2].startswith(
+        "host 'laptop' did not answer (cannot connect to Ollama at "
+    )
+    assert fleet.handles["laptop"].url in message
+    assert_fleet_wording(message)
+
+
+async def test_with_every_host_down_list_local_models_names_every_host(
+    client: Client, fleet: FakeFleet
+) -> None:
+    for handle in fleet.handles.values():
+        handle.stop()
+
+    message = error_text(await client.call_tool("list_local_models", {}))
+    running = error_text(await client.call_tool("list_running_models", {}))
+
+    for text in (message, running):
+        assert text.partition(": ")[2].startswith("no host answered (gpu: cannot connect")
+        assert all(handle.url in text for handle in fleet.handles.values())
+        assert_fleet_wording(text)
+
+
+async def test_pull_model_on_every_host_reports_the_size_of_the_model_once(
+    client: Client, fleet: FakeFleet
+) -> None:
+    result = await client.call_tool("pull_model", {"model": "tinyllama", "host": "all"})
+
+    data = ok(result)
+    assert 637_000_000 < data["total_bytes"] < 640_000_000  # the 637 MB model, not 3 x 637 MB
+    assert fleet.spread("/api/pull") == {"gpu": 1, "laptop": 1, "nas": 1}
+    assert data["hosts"] == ["gpu", "laptop", "nas"]
+    assert text_of(result) == "Pulled tinyllama (637 MB) on gpu, laptop, nas."
