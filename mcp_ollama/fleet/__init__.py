@@ -8,7 +8,8 @@ shared modules at the package root).
 Other capabilities use what this root exports, never its modules.
 """
 
+from mcp_ollama.fleet.failures import is_host_failure
 from mcp_ollama.fleet.host import Host
-from mcp_ollama.fleet.registry import Fleet, is_host_failure
+from mcp_ollama.fleet.registry import Fleet
 
 __all__ = ["Fleet", "Host", "is_host_failure"]

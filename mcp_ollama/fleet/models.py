@@ -17,6 +17,7 @@ from mcp_ollama.events import ChangeFeed
 from mcp_ollama.fleet.create import Recipe, create_model
 from mcp_ollama.fleet.host import Host
 from mcp_ollama.fleet.listing import merge_model_lists, merge_running
+from mcp_ollama.fleet.model_info import model_info, running_info
 from mcp_ollama.fleet.pulls import (
     check_pull_allowed,
     download_size,
@@ -31,7 +32,6 @@ from mcp_ollama.ollama.names import (
     canonical_name,
     validate_model_name,
 )
-from mcp_ollama.ollama.types import RunningModel
 from mcp_ollama.progress import ProgressCallback
 from mcp_ollama.results import (
     ModelInfo,
@@ -108,33 +108,13 @@ class ModelService:
         )
 
     async def _show(self, host: Host, model: str) -> ModelInfo:
-        show = await host.client.show(model)
-        arch = show.model_info.get("general.architecture")
-        embedding = show.model_info.get(f"{arch}.embedding_length") if arch else None
-        license_head = "\n".join(show.license.strip().splitlines()[:3])
-        return ModelInfo(
-            name=canonical_name(model) if ":" not in model else model,
-            family=show.details.family or None,
-            parameter_size=show.details.parameter_size or None,
-            quantization=show.details.quantization_level or None,
-            format=show.details.format or None,
-            context_length=show.context_length,
-            embedding_length=int(embedding) if isinstance(embedding, int | float) else None,
-            capabilities=show.capabilities,
-            parameters=show.parameters,
-            template=show.template,
-            system=show.system,
-            license=license_head,
-            modified_at=show.modified_at,
-            model_info={k: v for k, v in show.model_info.items() if not isinstance(v, list)},
-            host=self._label(host),
-        )
+        return model_info(model, await host.client.show(model), self._label(host))
 
     async def running_models(self, *, host: str | None = None) -> RunningList:
         """Models loaded in memory now (on every host, or on `host`)."""
         if self.fleet.single:
             running = await self.fleet.primary.resilience.call(self.fleet.primary.client.running)
-            return RunningList(models=[_running(m) for m in running])
+            return RunningList(models=[running_info(m) for m in running])
 
         async def one(target: Host) -> list[RunningModelInfo] | OllamaError:
             try:
@@ -144,7 +124,7 @@ class ModelService:
             except OllamaError as exc:
                 return exc
             target.note_running({canonical_name(m.name) for m in running})
-            return [_running(m) for m in running]
+            return [running_info(m) for m in running]
 
         return merge_running(await each_host(self.fleet.select(_hosts(host)), one))
 
@@ -394,22 +374,3 @@ class ModelService:
 
 def _hosts(host: str | None) -> list[str] | None:
     return None if host is None else [host]
-
-
-def _running(model: RunningModel) -> RunningModelInfo:
-    if model.size_vram == 0:
-        processor = "100% CPU"
-    elif model.size_vram >= model.size:
-        processor = "100% GPU"
-    else:
-        gpu = round(100 * model.size_vram / model.size)
-        processor = f"{100 - gpu}%/{gpu}% CPU/GPU"
-    return RunningModelInfo(
-        name=model.name,
-        size_bytes=model.size,
-        size=human_bytes(model.size),
-        vram_bytes=model.size_vram,
-        processor=processor,
-        context_length=model.context_length,
-        expires_at=model.expires_at,
-    )

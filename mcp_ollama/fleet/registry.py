@@ -6,8 +6,9 @@ out, or cannot be started before the first token arrives, it is marked down for 
 that grows with each failure in a row, and the call moves to another host that has the model:
 the caller never sees that failure. A stream that breaks after tokens arrived is an error as
 before (never generated twice), and an error Ollama itself answers (a 500, a bad option) is not
-a host failure. A background task probes each down host when its interval ends and lets it
-rejoin; without one (the CLI), a down host is tried again once its interval is over.
+a host failure (`fleet.failures` says which errors are). A background task (`fleet.rejoin`)
+probes each down host when its interval ends and lets it rejoin; without one (the CLI), a down
+host is tried again once its interval is over.
 
 With one host (OLLAMA_HOST alone) none of this runs: a call goes straight to its resilience,
 exactly as before there were fleets.
@@ -20,7 +21,6 @@ routing, failover, auto-start, pulls and retries all spend the one budget, and i
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import TypeVar
@@ -30,21 +30,17 @@ import structlog
 from anyio.abc import TaskGroup
 
 from mcp_ollama.errors import (
-    HOSTS_SETTING,
-    CallTimeoutError,
     GenerationInterruptedError,
     HostsUnreachableError,
     InvalidInputError,
     ModelNotFoundError,
     ModelNotOnHostError,
-    NotOllamaError,
-    OllamaConnectionError,
     OllamaError,
-    OllamaStartupError,
-    OllamaTimeoutError,
     PullInterruptedError,
 )
+from mcp_ollama.fleet.failures import for_fleet, is_host_failure
 from mcp_ollama.fleet.host import Host, ModelIndex
+from mcp_ollama.fleet.rejoin import Rejoin
 from mcp_ollama.fleet.routing import choose, describe_installed, least_loaded
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.missing import explain_missing
@@ -53,7 +49,7 @@ from mcp_ollama.ollama.resilience import ChainedProgress, ProgressCall
 from mcp_ollama.progress import ProgressCallback
 from mcp_ollama.settings import Settings
 
-__all__ = ["Fleet", "is_host_failure"]
+__all__ = ["Fleet"]
 
 logger = structlog.get_logger()
 
@@ -63,14 +59,6 @@ Attempt = Callable[[Host, bool], Awaitable[T]]
 nobody has it, and this host was chosen to pull it)."""
 HostCall = Callable[[Host], Awaitable[T]]
 HostProgressCall = Callable[[Host, ProgressCallback | None], Awaitable[T]]
-
-
-def is_host_failure(exc: BaseException) -> bool:
-    """Whether an error means the host is unreachable (so the call may move), rather than an
-    answer from Ollama or the call running out of its own time."""
-    if isinstance(exc, CallTimeoutError):
-        return False
-    return isinstance(exc, OllamaConnectionError | OllamaStartupError | OllamaTimeoutError)
 
 
 class Fleet:
@@ -85,7 +73,7 @@ class Fleet:
         self.single = len(self.hosts) == 1
         self._by_name = {host.name.lower(): host for host in self.hosts}
         self._probing = False
-        self._wake: anyio.Event | None = None  # set when a host goes down
+        self._rejoin = Rejoin(self.hosts)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, client: OllamaClient | None = None) -> Fleet:
@@ -147,7 +135,7 @@ class Fleet:
             host.catalog.attach(task_group)
         if not self.single:
             self._probing = True
-            task_group.start_soon(self._probe_down_hosts)
+            task_group.start_soon(self._rejoin.run)
 
     async def stop(self) -> None:
         """At shutdown: stop the daemons we started, where the settings ask for it."""
@@ -242,9 +230,8 @@ class Fleet:
                 target.last_failure = cause.what
                 if target.mark_down():
                     logger.warning("host marked down", host=target.name, error=cause.what)
-                    if self._wake is not None:
-                        self._wake.set()
-            explained = exc if self.single else _for_fleet(target, exc)
+                    self._rejoin.wake()
+            explained = exc if self.single else for_fleet(target, exc)
             if explained is exc:
                 raise
             raise explained from exc
@@ -405,44 +392,3 @@ class Fleet:
         async with anyio.create_task_group() as tg:
             for host in hosts:
                 tg.start_soon(fetch, host)
-
-    # -- rejoining ----------------------------------------------------------------------------
-
-    async def _probe_down_hosts(self) -> None:
-        """Forever: when a down host's interval ends, ask whether it answers; it rejoins when
-        it does, and stays down for a longer interval when not."""
-        while True:
-            # No await between looking and waiting: a host marked down meanwhile wakes us.
-            self._wake = anyio.Event()
-            down = [host for host in self.hosts if host.down]
-            due = [host for host in down if host.due()]
-            if not due:
-                wait = min((host.down_until for host in down), default=None)
-                with anyio.move_on_after(None if wait is None else wait - time.monotonic()):
-                    await self._wake.wait()
-                continue
-            async with anyio.create_task_group() as tg:
-                for host in due:
-                    tg.start_soon(self._probe, host)
-
-    async def _probe(self, host: Host) -> None:
-        """Let a down host rejoin when it answers, else keep it down longer."""
-        if await host.daemon.probe() is None:
-            host.mark_down()
-            return
-        logger.info("host rejoined", host=host.name)
-        host.mark_up()
-        host.catalog.expire()  # what it has may have changed while it was away
-
-
-def _for_fleet(target: Host, exc: OllamaError) -> OllamaError:
-    """An error of one host of several, worded for a fleet: one about its address names the
-    host and where hosts are configured (not OLLAMA_HOST, which a fleet does not use)."""
-    if isinstance(exc, HostsUnreachableError):
-        return exc
-    if is_host_failure(exc):
-        return HostsUnreachableError([(target.name, exc.what)])
-    if isinstance(exc, NotOllamaError):
-        where = f"the url of host '{target.name}' in {HOSTS_SETTING}"
-        return NotOllamaError(exc.base_url, exc.path, exc.status_code, exc.error, setting=where)
-    return exc
