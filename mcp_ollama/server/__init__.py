@@ -22,6 +22,7 @@ from mcp_ollama.server.apps import report_view
 from mcp_ollama.server.client_log import ClientLog
 from mcp_ollama.server.clients import Clients
 from mcp_ollama.server.completions import completion_registry
+from mcp_ollama.server.instructions import instructions
 from mcp_ollama.server.live import LiveUpdates
 from mcp_ollama.server.prompts import register_prompts
 from mcp_ollama.server.resources import register_resources
@@ -37,11 +38,6 @@ from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
 
 __all__ = ["AppState", "build_server"]
-
-INSTRUCTIONS = """\
-Local models through the Ollama daemon on this machine. Start with list_local_models to see what
-is installed; pull_model downloads more. generate_text and chat take a `preset` (fast, creative,
-balanced, precise, long_form) and explicit `options`. Errors say what to do next."""
 
 
 def _shielded(cleanup: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -108,7 +104,7 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
         settings,
         name="mcp-ollama",
         title="Ollama",
-        instructions=INSTRUCTIONS,
+        instructions=instructions(settings),
         version=__version__,
         lifespan=shared.connection,
         extensions=[report_view()],

@@ -31,7 +31,15 @@ from mcp_ollama.server._common import (
     tool_errors,
 )
 from mcp_ollama.server.apps import REPORT_VIEW_META
-from mcp_ollama.server.params import Host, Hosts, Model, Options, Preset, Timeout
+from mcp_ollama.server.params import (
+    SEVERAL_HOSTS_ONLY,
+    Host,
+    Hosts,
+    Model,
+    Options,
+    Preset,
+    Timeout,
+)
 from mcp_ollama.server.tool_results import ConfigExport, ConfigImport, PresetList, ReportContent
 from mcp_ollama.server.toolbox import ToolBox
 from mcp_ollama.settings import config_file_path
@@ -48,6 +56,15 @@ MaxTokens = Annotated[
     int | None, Field(ge=1, le=32_768, description="num_predict per run (default 256)")
 ]
 SaveReport = Annotated[bool, Field(description="Save the report")]
+# What hosts change about a comparison is said by the `hosts` argument, which is listed only with
+# several hosts: with one, nothing in compare_models mentions hosts.
+CompareHosts = Annotated[
+    list[str] | None,
+    Field(
+        min_length=1, max_length=16, description="Host names: rank the machines (1 model is enough)"
+    ),
+    SEVERAL_HOSTS_ONLY,
+]
 
 
 def register_benchmark_tools(box: ToolBox) -> None:
@@ -89,7 +106,7 @@ def register_benchmark_tools(box: ToolBox) -> None:
     async def compare_models(
         models: Annotated[
             list[str],
-            Field(min_length=1, max_length=MAX_MODELS, description="2+ models, or 1 with hosts"),
+            Field(min_length=1, max_length=MAX_MODELS, description="2+ models"),
         ],
         ctx: Context[Any, Any],
         prompts: Prompts = None,
@@ -100,7 +117,7 @@ def register_benchmark_tools(box: ToolBox) -> None:
         max_tokens: MaxTokens = None,
         save_report: SaveReport = True,
         timeout: Timeout = None,
-        hosts: Hosts = None,
+        hosts: CompareHosts = None,
     ) -> ComparisonResult:
         """Run the same prompts on several models to choose one: speed per model, the
         winners, a report with the answers."""
