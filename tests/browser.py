@@ -9,6 +9,7 @@ a missing browser fails them, so they never pass by not running.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
@@ -200,3 +201,41 @@ def _unfilter(kind: int, row: bytearray, above: bytearray, bpp: int) -> bytearra
             predictor = left if pa <= pb and pa <= pc else up if pb <= pc else corner
             row[i] = (row[i] + predictor) & 0xFF
     return row
+
+
+# -- the MCP App view in a stand-in host ----------------------------------------------------
+
+
+def app_host_page(view: str, tool_result: dict[str, object]) -> str:
+    """A stand-in MCP Apps host: answers the view's handshake, sends it the tool result, then
+    writes what the view asked and drew into its own page for `--dump-dom` to read."""
+    return f"""<!DOCTYPE html><html><body><pre id="seen"></pre><iframe id="view"></iframe><script>
+const frame = document.getElementById("view");
+const handshake = [];
+window.addEventListener("message", (event) => {{
+  const m = event.data;
+  if (event.source !== frame.contentWindow || !m.method) return;
+  if (!m.method.includes("size-changed")) handshake.push(m.method);
+  const send = (message) => frame.contentWindow.postMessage({{jsonrpc: "2.0", ...message}}, "*");
+  if (m.method === "ui/initialize") {{
+    send({{id: m.id, result: {{protocolVersion: "2026-01-26",
+      hostInfo: {{name: "test", version: "1"}}, hostCapabilities: {{}}, hostContext: {{}}}}}});
+  }} else if (m.method === "ui/notifications/initialized") {{
+    send({{method: "ui/notifications/tool-result", params: {js_literal(tool_result)}}});
+  }}
+}});
+const poll = setInterval(() => {{
+  const drawn = frame.contentDocument.querySelector("figure[data-metric=tokens_per_second]");
+  if (!drawn) return;
+  clearInterval(poll);
+  const bars = [...drawn.querySelectorAll("rect.bar")]
+    .map((r) => [r.dataset.label, Number(r.dataset.value)]);
+  document.getElementById("seen").textContent = JSON.stringify({{handshake, bars}});
+}}, 20);
+frame.srcdoc = {js_literal(view)};
+</script></body></html>"""
+
+
+def js_literal(value: object) -> str:
+    """A JavaScript literal that cannot end the <script> block it sits in."""
+    return json.dumps(value).replace("</", "<\\/")

@@ -16,7 +16,7 @@ from mcp_ollama.bench.reports import ReportStore
 from mcp_ollama.server import build_server
 from mcp_ollama.server.apps import REPORT_VIEW
 from mcp_ollama.settings import Settings
-from tests.browser import charts_in, dump_dom, screenshot
+from tests.browser import app_host_page, charts_in, dump_dom, screenshot
 from tests.fake_ollama import FakeOllama, FakeServerHandle
 from tests.test_cli_bench import run_cli
 from tests.test_reports import benchmark, run
@@ -102,47 +102,12 @@ async def test_the_app_view_draws_the_tool_result_a_host_hands_it(
         result = await client.call_tool("compare_models", arguments | {"max_tokens": 8})
     assert view.mime_type == "text/html;profile=mcp-app"
     host = tmp_path / "host.html"
-    host.write_text(_host_page(view.text, result.model_dump(mode="json", by_alias=True)))
+    host.write_text(app_host_page(view.text, result.model_dump(mode="json", by_alias=True)))
 
     dom = await anyio.to_thread.run_sync(lambda: dump_dom(host, tmp_path / "profile", wait_ms=5000))
     seen = json.loads(html.unescape(dom.split('<pre id="seen">')[1].split("</pre>")[0]))
     assert seen["handshake"] == ["ui/initialize", "ui/notifications/initialized"]
     assert seen["bars"] == [["slow:1b", 100], ["quick:1b", 400]]
-
-
-def _host_page(view: str, tool_result: dict[str, object]) -> str:
-    """A stand-in MCP Apps host: answers the view's handshake, sends it the tool result, then
-    writes what the view asked and drew into its own page for `--dump-dom` to read."""
-    return f"""<!DOCTYPE html><html><body><pre id="seen"></pre><iframe id="view"></iframe><script>
-const frame = document.getElementById("view");
-const handshake = [];
-window.addEventListener("message", (event) => {{
-  const m = event.data;
-  if (event.source !== frame.contentWindow || !m.method) return;
-  if (!m.method.includes("size-changed")) handshake.push(m.method);
-  const send = (message) => frame.contentWindow.postMessage({{jsonrpc: "2.0", ...message}}, "*");
-  if (m.method === "ui/initialize") {{
-    send({{id: m.id, result: {{protocolVersion: "2026-01-26",
-      hostInfo: {{name: "test", version: "1"}}, hostCapabilities: {{}}, hostContext: {{}}}}}});
-  }} else if (m.method === "ui/notifications/initialized") {{
-    send({{method: "ui/notifications/tool-result", params: {_js(tool_result)}}});
-  }}
-}});
-const poll = setInterval(() => {{
-  const drawn = frame.contentDocument.querySelector("figure[data-metric=tokens_per_second]");
-  if (!drawn) return;
-  clearInterval(poll);
-  const bars = [...drawn.querySelectorAll("rect.bar")]
-    .map((r) => [r.dataset.label, Number(r.dataset.value)]);
-  document.getElementById("seen").textContent = JSON.stringify({{handshake, bars}});
-}}, 20);
-frame.srcdoc = {_js(view)};
-</script></body></html>"""
-
-
-def _js(value: object) -> str:
-    """A JavaScript literal that cannot end the <script> block it sits in."""
-    return json.dumps(value).replace("</", "<\\/")
 
 
 def _benchmark() -> BenchmarkResult:

@@ -1,6 +1,7 @@
 """Benchmark and comparison reports as one self-contained HTML page each.
 
-The page carries its stylesheet, its script and the result itself (as JSON in a
+The page carries its stylesheet, its scripts (`report.js` draws, `report_app.js` feeds it) and the
+result itself (as JSON in a
 `<script type="application/json">` block); the script draws the bar charts (inline SVG) and the
 tables from that JSON. Nothing loads from the network: the page sets a Content-Security-Policy
 that forbids it. The same page without data is the MCP App view (`app_html`): it asks its host
@@ -61,7 +62,8 @@ def _page(title: str, data: str | None) -> str:
         f"<style>\n{_asset('report.css')}</style>\n</head>\n<body>\n"
         f'<main id="report"><noscript>This report draws its charts with JavaScript; the same '
         "figures are in the Markdown report beside it.</noscript></main>\n"
-        f"{embedded}<script>\n{_asset('report.js')}</script>\n</body>\n</html>\n"
+        f"{embedded}<script>\n{_asset('report.js')}</script>\n"
+        f"<script>\n{_asset('report_app.js')}</script>\n</body>\n</html>\n"
     )
 
 
@@ -70,7 +72,7 @@ def report_html(result: BenchmarkResult | ComparisonResult) -> str:
 
     >>> page = report_html(ComparisonResult(created_at='', models=[], rankings={}, prompts=[],
     ...     runs=1, warmup=0, preset='</script>'))
-    >>> page.count('</script>') == 2 and '\\\\u003c/script\\\\u003e' in page
+    >>> page.count('</script>') == 3 and '\\\\u003c/script\\\\u003e' in page
     True
     """
     data = json.dumps(result.model_dump(mode="json"), ensure_ascii=False).translate(_JSON_ESCAPES)

@@ -1,7 +1,7 @@
 /* Draws a benchmark or comparison result (the JSON mcp-ollama saves) as charts and tables.
  *
- * Two ways in: a saved report embeds its result in a "report-data" JSON block; the MCP App view
- * has none and gets the result from its host as the tool result (ui/notifications/tool-result).
+ * This script only defines the drawing (`window.mcpOllamaReport`); report_app.js, which follows it
+ * in the page, feeds it: a saved report's embedded result, or the MCP App view's tool result.
  * Everything is built with DOM calls and textContent, never innerHTML: model names and answers
  * come from outside and must stay text. Nothing here loads anything from the network.
  */
@@ -208,6 +208,60 @@
     return text ? h("p", { class: "note" }, ["\u201c" + shorten(text, 200) + "\u201d"]) : null;
   }
 
+  /* Each outcome's medians in a row (and its status), then the ones that failed and why. */
+  function sideBySide(outcomes) {
+    var columns = ["tokens_per_second", "prompt_tokens_per_second", "ttft_ms", "load_ms", "total_ms",
+      "output_tokens"];
+    var nodes = [table(
+      ["model", "status", "gen tok/s", "prompt tok/s", "TTFT ms", "load ms", "total ms", "output tokens"],
+      outcomes.map(function (o) {
+        return [subject(o), o.ok === false ? "failed" : "ok"].concat(columns.map(function (m) {
+          return stat(o.summary, m) === null ? "-" : stat(o.summary, m);
+        }));
+      }),
+      outcomes.map(function (o) { return o.ok === false ? "failed" : ""; })
+    )];
+    var failed = outcomes.filter(function (o) { return o.ok === false; });
+    if (failed.length) {
+      nodes.push(h("h2", {}, ["Failed"]));
+      nodes.push(h("ul", {}, failed.map(function (o) {
+        return h("li", { class: "error" }, [subject(o) + ": " + (o.error || "failed")]);
+      })));
+    }
+    return nodes;
+  }
+
+  /* Runs that failed while the others went on: one row each, naming its model when several ran
+     ({who, failure} entries; `who` is null for a benchmark of one model). */
+  function failedRuns(entries) {
+    if (!entries.length) return [];
+    var named = entries.some(function (e) { return e.who; });
+    return [
+      h("h2", {}, ["Failed runs"]),
+      table((named ? ["model"] : []).concat(["prompt", "run", "error"]),
+        entries.map(function (e) {
+          var f = e.failure;
+          var run = (f.warmup ? "warmup " : "run ") + f.run;
+          return (named ? [e.who] : []).concat([f.prompt, run, f.error]);
+        }),
+        entries.map(function () { return "failed"; })),
+    ];
+  }
+
+  /* A benchmark on several hosts: every host's medians, fastest first, charted and tabled. */
+  function hostsSection(result) {
+    var hosts = result.hosts || [];
+    if (!hosts.length) return [];
+    return [
+      h("h2", {}, ["Hosts, fastest first (medians)"]),
+      charts("per host", function (metric) {
+        return hosts.map(function (o) {
+          return { label: subject(o), value: stat(o.summary, metric), note: o.ok === false ? "failed" : "n/a" };
+        });
+      }),
+    ].concat(sideBySide(hosts));
+  }
+
   // -- sections ----------------------------------------------------------------------------
 
   function header(title, result) {
@@ -242,25 +296,8 @@
         return { label: subject(o), value: stat(o.summary, metric), note: o.ok === false ? "failed" : "n/a" };
       });
     }));
-    var columns = ["tokens_per_second", "prompt_tokens_per_second", "ttft_ms", "load_ms", "total_ms",
-      "output_tokens"];
     nodes.push(h("h2", {}, ["Side by side (medians)"]));
-    nodes.push(table(
-      ["model", "status", "gen tok/s", "prompt tok/s", "TTFT ms", "load ms", "total ms", "output tokens"],
-      outcomes.map(function (o) {
-        return [subject(o), o.ok === false ? "failed" : "ok"].concat(columns.map(function (m) {
-          return stat(o.summary, m) === null ? "-" : stat(o.summary, m);
-        }));
-      }),
-      outcomes.map(function (o) { return o.ok === false ? "failed" : ""; })
-    ));
-    var failed = outcomes.filter(function (o) { return o.ok === false; });
-    if (failed.length) {
-      nodes.push(h("h2", {}, ["Failed"]));
-      nodes.push(h("ul", {}, failed.map(function (o) {
-        return h("li", { class: "error" }, [subject(o) + ": " + (o.error || "failed")]);
-      })));
-    }
+    nodes = nodes.concat(sideBySide(outcomes));
     nodes.push(h("h2", {}, ["Per prompt (medians)"]));
     (result.prompts || []).forEach(function (prompt) {
       nodes.push(h("h3", {}, [prompt.name]));
@@ -281,13 +318,17 @@
         if (block) nodes.push(block);
       });
     });
+    nodes = nodes.concat(failedRuns(outcomes.reduce(function (all, o) {
+      return all.concat((o.failures || []).map(function (f) { return { who: subject(o), failure: f }; }));
+    }, [])));
     var ok = outcomes.find(function (o) { return o.ok !== false; });
     return nodes.concat(environment(result, ok ? ok.options : {}));
   }
 
   function benchmark(result) {
-    var nodes = header("Benchmark: " + subject(result), result);
+    var nodes = header("Benchmark: " + subject(result), result).concat(hostsSection(result));
     var prompts = result.prompts || [];
+    if (result.hosts && result.hosts.length) nodes.push(h("h2", {}, ["Fastest host: " + subject(result)]));
     nodes.push(charts("per prompt", function (metric) {
       return prompts.map(function (prompt) {
         return { label: prompt.name, value: medianOf(runsOf(result, prompt.name), metric) };
@@ -315,6 +356,9 @@
       var block = answer("Answer", response);
       if (block) nodes.push(block);
     });
+    nodes = nodes.concat(failedRuns((result.failures || []).map(function (f) {
+      return { who: null, failure: f };
+    })));
     return nodes.concat(environment(result, result.options));
   }
 
@@ -329,71 +373,6 @@
     root.replaceChildren(h("p", { class: error ? "error" : "empty" }, [text]));
   }
 
-  // -- the MCP App view: the host hands over the tool result ---------------------------------
-
-  function startApp(root) {
-    var nextId = 1;
-    var pending = {};
-    message(root, "Waiting for the benchmark to finish\u2026");
-
-    function post(payload) {
-      payload.jsonrpc = "2.0";
-      window.parent.postMessage(payload, "*");
-    }
-
-    function request(method, params) {
-      var id = nextId++;
-      post({ id: id, method: method, params: params });
-      return new Promise(function (resolve) { pending[id] = resolve; });
-    }
-
-    function reportSize() {
-      var box = document.documentElement.getBoundingClientRect();
-      post({ method: "ui/notifications/size-changed",
-        params: { width: Math.ceil(box.width), height: Math.ceil(box.height) } });
-    }
-
-    function showResult(params) {
-      var data = params.structuredContent;
-      if (!params.isError && data && (data.kind === "benchmark" || data.kind === "comparison")) {
-        render(root, data);
-      } else {
-        var first = (params.content || []).find(function (c) { return c.type === "text"; });
-        message(root, first ? first.text : "The tool returned no result to show.", params.isError);
-      }
-    }
-
-    window.addEventListener("message", function (event) {
-      var m = event.data;
-      if (event.source !== window.parent || !m || m.jsonrpc !== "2.0") return;
-      if (m.method === undefined) {
-        var done = pending[m.id];
-        delete pending[m.id];
-        if (done) done(m.result || {});
-      } else if (m.method === "ui/notifications/tool-result") {
-        showResult(m.params || {});
-      } else if (m.method === "ui/notifications/tool-cancelled") {
-        message(root, "The benchmark was cancelled.", true);
-      } else if (m.id !== undefined) {
-        post({ id: m.id, result: {} });  // teardown and any other request: nothing to clean up
-      }
-    });
-
-    request("ui/initialize", {
-      protocolVersion: "2026-01-26",
-      appInfo: { name: "mcp-ollama report", version: "1" },
-      appCapabilities: {},
-    }).then(function () {
-      post({ method: "ui/notifications/initialized", params: {} });
-      if (window.ResizeObserver) new ResizeObserver(reportSize).observe(document.documentElement);
-    });
-  }
-
-  var root = document.getElementById("report");
-  var embedded = document.getElementById("report-data");
-  if (embedded) {
-    render(root, JSON.parse(embedded.textContent));
-  } else {
-    startApp(root);
-  }
+  // The page's other script (report_app.js) draws a saved report's data or the App view's.
+  window.mcpOllamaReport = { render: render, message: message };
 })();
