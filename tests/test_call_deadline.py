@@ -57,6 +57,30 @@ async def test_a_daemon_that_never_starts_ends_the_call_at_its_timeout_saying_so
     assert not (settings.data_dir / "logs" / "ollama-serve.pid").exists()  # it was stopped
 
 
+async def test_list_local_models_ends_at_its_timeout_or_else_at_the_startup_timeout(
+    fake_cli: FakeCLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_OLLAMA_MODE", "never_ready")
+    port = free_port()
+    settings = make_settings(
+        f"127.0.0.1:{port}", tmp_path, auto_start=True, cli_fallback=False, startup_timeout=1
+    )
+    async with Client(build_server(settings), mode="legacy") as client:
+        with anyio.fail_after(BOUND):
+            timed = answer(await client.call_tool("list_local_models", {"timeout": 0.5}))
+            default = answer(await client.call_tool("list_local_models", {}))
+
+    assert timed.startswith(
+        "list_local_models did not finish within its timeout of 0.5 s: it was still starting "
+        f"Ollama at http://127.0.0.1:{port}"
+    )
+    # Without a timeout the wait is the documented startup_timeout, and the error says what to do.
+    assert default.startswith(
+        f"`ollama serve` did not answer at http://127.0.0.1:{port} within 1 s"
+    )
+    assert "raise MCP_OLLAMA_STARTUP_TIMEOUT, or start Ollama yourself" in default
+
+
 async def test_a_slow_auto_pull_ends_the_call_at_its_timeout_and_says_to_pull_first(
     fake_ollama: FakeServerHandle, fake: FakeOllama, tmp_path: Path
 ) -> None:
