@@ -5,8 +5,6 @@ named as such."""
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,36 +22,17 @@ from mcp_ollama.fleet.health import check_health
 from mcp_ollama.ollama.client import OllamaClient
 from tests.fake_ollama import FakeOllama, FakeServerHandle
 from tests.mcp_helpers import free_port
+from tests.not_ollama import serve_not_ollama
 from tests.resilience_helpers import make_settings, service_for
 
 pytestmark = pytest.mark.anyio
 
 
-class _NotFound(http.server.BaseHTTPRequestHandler):
-    """A web server that is not Ollama: every path is an HTML 404 page."""
-
-    def do_GET(self) -> None:
-        self.send_error(404)
-
-    def do_POST(self) -> None:
-        self.send_error(404)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def other_server() -> Iterator[str]:
     """The address of a web server that is not Ollama, on loopback."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serve_not_ollama() as address:
+        yield address
 
 
 async def test_a_500_from_a_running_daemon_without_a_cli_is_not_called_not_running(

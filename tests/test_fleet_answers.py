@@ -12,8 +12,10 @@ import pytest
 from mcp import Client
 
 from mcp_ollama.server import build_server
+from mcp_ollama.settings import Settings
 from tests.fleet_helpers import FakeFleet, fake_fleet
 from tests.mcp_helpers import error_text, ok, text_of
+from tests.not_ollama import serve_not_ollama
 
 pytestmark = pytest.mark.anyio
 
@@ -109,3 +111,20 @@ async def test_pull_model_on_every_host_reports_the_size_of_the_model_once(
     assert fleet.spread("/api/pull") == {"gpu": 1, "laptop": 1, "nas": 1}
     assert data["hosts"] == ["gpu", "laptop", "nas"]
     assert text_of(result) == "Pulled tinyllama (637 MB) on gpu, laptop, nas."
+
+
+async def test_a_host_that_is_not_ollama_is_named_with_the_hosts_setting(tmp_path: Path) -> None:
+    with fake_fleet(tmp_path, ("gpu",)) as fleet, serve_not_ollama() as web:
+        hosts = {"gpu": {"url": fleet.handles["gpu"].url}, "web": {"url": web}}
+        settings = fleet.settings.model_copy(update={"hosts": Settings(hosts=hosts).hosts})
+        async with Client(build_server(settings), mode="legacy") as client:
+            pinned = error_text(
+                await client.call_tool("generate_text", {**GENERATE, "host": "web"})
+            )
+            health = text_of(await client.call_tool("check_health", {}))
+
+    assert "which is not an Ollama answer: check that the url of host 'web' in" in pinned
+    warning = next(line for line in health.splitlines() if line.startswith("warning: web: "))
+    assert "which is not an Ollama answer: correct its url in MCP_OLLAMA_HOSTS" in warning
+    for text in (pinned, warning):
+        assert_fleet_wording(text)

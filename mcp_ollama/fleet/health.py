@@ -193,7 +193,8 @@ def unreachable_advice(
     """What to do about a daemon that did not answer the probe (`setting` names where its
     address is configured)."""
     if isinstance(failure, OllamaError) and not _nothing_answered(failure):
-        return str(failure)  # a wrong address or a failing daemon: starting one would not help
+        # A wrong address or a failing daemon: starting one would not help.
+        return str(failure) if setting == "OLLAMA_HOST" else f"{failure.what}: correct {setting}"
     if not host.is_local:
         return f"the remote Ollama at {host.base_url} does not answer ({failure}); check it"
     if binary is None:
