@@ -21,7 +21,8 @@ from benchmarks.harness import (
     server_env,
     stdio_server,
 )
-from tests.economy_helpers import install_models, minified, text_of, wire_size
+from tests.economy_helpers import install_models, minified, wire_size
+from tests.mcp_helpers import text_of
 
 __all__ = ["LIST_MODELS", "answer_sizes", "big_model_list", "tool_list_sizes"]
 

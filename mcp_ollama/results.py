@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mcp_ollama.ollama.types import ChatMessage, ToolCall
 
 __all__ = [
+    "FLEET_ONLY",
     "ChatResult",
     "EmbedResult",
     "FileRead",
@@ -38,6 +39,10 @@ class Result(BaseModel):
 
     model_config = ConfigDict(defer_build=True)
 
+
+FLEET_ONLY: dict[str, Any] = {"fleet_only": True}
+"""`json_schema_extra` of a result field set only with several hosts: a tool's output schema
+lists it only then (with one host nothing an agent reads mentions hosts)."""
 
 ServedBy = Literal["http", "cli"]
 NS_PER_SECOND = 1_000_000_000
@@ -142,7 +147,11 @@ class GenerationResult(Result):
     tool_calls: list[ToolCall] | None = None
     usage: Usage = Field(default_factory=Usage)
     served_by: ServedBy = Field("http", description="'cli' when the ollama CLI fallback answered")
-    host: str | None = Field(None, description="The host that answered (several hosts only)")
+    host: str | None = Field(
+        None,
+        description="The host that answered (several hosts only)",
+        json_schema_extra=FLEET_ONLY,
+    )
     files: list[FileRead] | None = Field(None, description="The files read into the prompt")
     saved_output: str | None = Field(None, description="Id of the saved output, if saved")
 
@@ -155,7 +164,11 @@ class ChatResult(Result):
     done_reason: str | None = None
     usage: Usage = Field(default_factory=Usage)
     served_by: ServedBy = "http"
-    host: str | None = Field(None, description="The host that answered (several hosts only)")
+    host: str | None = Field(
+        None,
+        description="The host that answered (several hosts only)",
+        json_schema_extra=FLEET_ONLY,
+    )
     session_id: str | None = Field(None, description="The session this turn was stored in")
     files: list[FileRead] | None = Field(None, description="The files read into the message")
     saved_output: str | None = None
@@ -174,7 +187,9 @@ class LocalModel(Result):
     context_length: int | None = Field(None, description="Trained context window, in tokens")
     capabilities: list[str] = Field(default_factory=list)
     loaded: bool = Field(False, description="Whether the model is in memory now")
-    hosts: list[str] | None = Field(None, description="Hosts that have it (several hosts only)")
+    hosts: list[str] | None = Field(
+        None, description="Hosts that have it (several hosts only)", json_schema_extra=FLEET_ONLY
+    )
     loaded_on: list[str] | None = Field(None, description="Hosts where it is in memory now")
 
 
@@ -206,7 +221,9 @@ class ModelInfo(Result):
     modified_at: str = ""
     model_info: dict[str, Any] = Field(default_factory=dict)
     served_by: ServedBy = "http"
-    host: str | None = Field(None, description="The host asked (several hosts only)")
+    host: str | None = Field(
+        None, description="The host asked (several hosts only)", json_schema_extra=FLEET_ONLY
+    )
 
 
 class RunningModelInfo(Result):
@@ -219,7 +236,9 @@ class RunningModelInfo(Result):
     processor: str = Field(description="'100% GPU', '100% CPU' or a split")
     context_length: int | None = None
     expires_at: str = ""
-    host: str | None = Field(None, description="Where it is loaded (several hosts only)")
+    host: str | None = Field(
+        None, description="Where it is loaded (several hosts only)", json_schema_extra=FLEET_ONLY
+    )
 
 
 class RunningList(Result):
@@ -227,7 +246,9 @@ class RunningList(Result):
 
     models: list[RunningModelInfo]
     unreachable: dict[str, str] | None = Field(
-        None, description="Hosts that did not answer, and why (several hosts only)"
+        None,
+        description="Hosts that did not answer, and why (several hosts only)",
+        json_schema_extra=FLEET_ONLY,
     )
 
 
@@ -239,7 +260,9 @@ class PullResult(Result):
     total_bytes: int = 0
     completed_bytes: int = 0
     served_by: ServedBy = "http"
-    hosts: list[str] | None = Field(None, description="Where it was pulled (several hosts only)")
+    hosts: list[str] | None = Field(
+        None, description="Where it was pulled (several hosts only)", json_schema_extra=FLEET_ONLY
+    )
 
 
 class OperationResult(Result):

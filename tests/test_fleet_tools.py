@@ -4,6 +4,7 @@ choose from, and the tool list still fits its budget."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -127,8 +128,8 @@ async def test_host_arguments_are_listed_only_with_several_hosts_and_fit_the_bud
         listed = (await alone.list_tools()).tools
         refused = error_text(await alone.call_tool("generate_text", {**GENERATE, "host": "x"}))
     assert not any({"host", "hosts"} & set(t.input_schema["properties"]) for t in listed)
-    mentions = [t.name for t in listed if "host" in f"{t.description} {t.input_schema}".lower()]
-    assert mentions == []  # with one host, no tool and no argument talks of hosts
+    mentions = [t.name for t in listed if "host" in json.dumps(t.model_dump(mode="json")).lower()]
+    assert mentions == []  # with one host, no description, argument or result names hosts
     assert "host" in refused
 
     hosts = {"a": {"url": "10.0.0.5"}, "b": {"url": "10.0.0.6"}}

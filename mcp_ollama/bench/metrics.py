@@ -15,7 +15,7 @@ from pydantic import Field, PrivateAttr
 
 from mcp_ollama.bench.suite import BenchmarkPrompt
 from mcp_ollama.errors import MCPOllamaError
-from mcp_ollama.results import Result
+from mcp_ollama.results import FLEET_ONLY, Result
 
 __all__ = [
     "METRICS",
@@ -138,7 +138,9 @@ class ModelOutcome(Result):
     failed."""
 
     model: str
-    host: str | None = Field(None, description="The host it ran on (several hosts only)")
+    host: str | None = Field(
+        None, description="The host it ran on (several hosts only)", json_schema_extra=FLEET_ONLY
+    )
     ok: bool = True
     error: str | None = Field(None, description="Why the model failed, when it did")
     options: dict[str, Any] = Field(default_factory=dict)
@@ -179,7 +181,9 @@ class BenchmarkResult(Result):
     report_id: str | None = Field(None, description="Id of the saved report (reports://{id})")
     created_at: str = Field(description="When the benchmark started (UTC, ISO 8601)")
     model: str
-    host: str | None = Field(None, description="The host it ran on (several hosts only)")
+    host: str | None = Field(
+        None, description="The host it ran on (several hosts only)", json_schema_extra=FLEET_ONLY
+    )
     preset: str | None = None
     options: dict[str, Any] = Field(description="The options every run was sent")
     prompts: list[BenchmarkPrompt]
@@ -197,9 +201,12 @@ class BenchmarkResult(Result):
         None,
         description="With `hosts`: the model on each host (model@host), fastest first; the "
         "figures above are the fastest host's, and the report is a comparison",
+        json_schema_extra=FLEET_ONLY,
     )
     rankings: dict[str, list[RankEntry]] | None = Field(
-        None, description="With `hosts`: per metric, the hosts best first (by median)"
+        None,
+        description="With `hosts`: per metric, the hosts best first (by median)",
+        json_schema_extra=FLEET_ONLY,
     )
     environment: dict[str, str] = Field(
         default_factory=dict, description="Where it ran: versions, host, OS, CPUs"

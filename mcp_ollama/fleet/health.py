@@ -32,7 +32,7 @@ from mcp_ollama.hosts import HostConfig
 from mcp_ollama.ollama.client import OllamaClient
 from mcp_ollama.ollama.lifecycle import PROBE_TIMEOUT, find_ollama_binary
 from mcp_ollama.ollama.names import canonical_name, same_model, tagged_variants
-from mcp_ollama.results import Result
+from mcp_ollama.results import FLEET_ONLY, Result
 from mcp_ollama.settings import CLEAR_TEXT_SECRETS, Settings
 from mcp_ollama.storage import atomic_write_text
 
@@ -81,7 +81,9 @@ class HealthReport(Result):
     warnings: list[str] = Field(default_factory=list, description="Worth knowing, not fatal")
     tools: list[str] = Field(default_factory=list, description="The tools the server lists")
     settings: dict[str, Any] = Field(description="Effective settings, secrets redacted")
-    hosts: list[HostHealth] | None = Field(None, description="Each host (several hosts only)")
+    hosts: list[HostHealth] | None = Field(
+        None, description="Each host (several hosts only)", json_schema_extra=FLEET_ONLY
+    )
 
 
 async def check_health(

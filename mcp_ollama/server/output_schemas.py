@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 __all__ = ["output_schema"]
 
@@ -24,8 +25,9 @@ Schema = dict[str, Any]
 _SCALARS: dict[type, str] = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
-def output_schema(model: type[BaseModel]) -> Schema:
-    """The lean schema of a tool's result.
+def output_schema(model: type[BaseModel], *, several_hosts: bool = True) -> Schema:
+    """The lean schema of a tool's result; with one host, without the fields only several
+    hosts set (`results.FLEET_ONLY`).
 
     >>> from mcp_ollama.results import ModelList, OperationResult
     >>> output_schema(OperationResult)
@@ -34,9 +36,16 @@ def output_schema(model: type[BaseModel]) -> Schema:
     [{'type': 'array'}, {'type': 'string', 'enum': ['http', 'cli']}]
     """
     properties = {
-        field.alias or name: _schema(field.annotation) for name, field in model.model_fields.items()
+        field.alias or name: _schema(field.annotation)
+        for name, field in model.model_fields.items()
+        if several_hosts or not _fleet_only(field)
     }
     return {"type": "object", "properties": properties}
+
+
+def _fleet_only(field: FieldInfo) -> bool:
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get("fleet_only"))
 
 
 def _schema(annotation: Any) -> Schema:

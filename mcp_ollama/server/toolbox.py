@@ -179,7 +179,8 @@ class ToolBox:
             structured_output=False,
         )
         assert isinstance(tool, LeanTool)
-        tool.fn_metadata.output_schema = output_schema(output)
+        single = len(self.settings.host_configs()) == 1
+        tool.fn_metadata.output_schema = output_schema(output, several_hosts=not single)
         tool.render = renderer_for(output)
         fields = tool.fn_metadata.arg_model.model_fields
         tool.accepted = tuple(info.alias or field for field, info in fields.items())
@@ -192,7 +193,7 @@ class ToolBox:
             None,
         )
         parameters = lean_input_schema(tool.parameters)
-        if len(self.settings.host_configs()) == 1:
+        if single:
             hidden = [
                 info.alias or field
                 for field, info in fields.items()
