@@ -154,6 +154,11 @@ class HostsUnreachableError(OllamaConnectionError):
         self.args = (f"{self._what}: {fix}, then call again.",)
         self.person = f"{self._what}: {fix}, then run it again."
 
+    @property
+    def detail(self) -> str:
+        """What happened at each host, without the advice or the host names."""
+        return "; ".join(what for _, what in self.failures)
+
     @classmethod
     def combine(cls, errors: Sequence[OllamaError], *, model: str | None = None) -> OllamaError:
         """One error for several hosts that each failed: every host named when each was

@@ -263,6 +263,11 @@ class PullResult(Result):
     hosts: list[str] | None = Field(
         None, description="Where it was pulled (several hosts only)", json_schema_extra=FLEET_ONLY
     )
+    skipped: list[str] | None = Field(
+        None,
+        description="Hosts not pulled on for host='all': they are down",
+        json_schema_extra=FLEET_ONLY,
+    )
 
 
 class OperationResult(Result):

@@ -128,3 +128,35 @@ async def test_a_host_that_is_not_ollama_is_named_with_the_hosts_setting(tmp_pat
     assert "which is not an Ollama answer: correct its url in MCP_OLLAMA_HOSTS" in warning
     for text in (pinned, warning):
         assert_fleet_wording(text)
+
+
+async def test_with_one_host_down_lists_name_it_once_and_pull_all_says_what_it_skipped(
+    client: Client, fleet: FakeFleet
+) -> None:
+    fleet.handles["nas"].stop()
+
+    listed = text_of(await client.call_tool("list_local_models", {"force_refresh": True}))
+    running = text_of(await client.call_tool("list_running_models", {}))
+    pulled = await client.call_tool("pull_model", {"model": "tinyllama", "host": "all"})
+
+    nas = fleet.handles["nas"].url
+    assert f"nas could not be reached (cannot connect to Ollama at {nas} (connection" in listed
+    assert f"nas did not answer: cannot connect to Ollama at {nas}" in running
+    assert ok(pulled)["skipped"] == ["nas"]
+    assert text_of(pulled) == (
+        "Pulled tinyllama (637 MB) on gpu, laptop; not on nas, which did not answer: call "
+        "pull_model with host='nas' once it is back."
+    )
+
+
+async def test_a_model_no_answering_host_has_says_a_silent_host_may_have_it(
+    client: Client, fleet: FakeFleet
+) -> None:
+    fleet.handles["nas"].stop()
+
+    message = error_text(
+        await client.call_tool("embed", {"model": "nomic-embed-text", "input": "x"})
+    )
+
+    assert "nas did not answer" in message
+    assert message.endswith("pick one of these, or start Ollama on nas (it may have it).")

@@ -28,7 +28,7 @@ def merge_model_lists(answers: Sequence[HostAnswer]) -> ModelList:
     served_by_cli = True
     for host, answer in answers:
         if isinstance(answer, OllamaError):
-            reasons.append(f"{host.name} could not be reached ({answer.what})")
+            reasons.append(f"{host.name} could not be reached ({_why(answer)})")
             continue
         if answer.stale:
             reasons.append(f"{host.name}: {answer.stale_reason}")
@@ -69,13 +69,18 @@ def merge_running(
     unreachable: dict[str, str] = {}
     for host, answer in answers:
         if isinstance(answer, OllamaError):
-            unreachable[host.name] = answer.what
+            unreachable[host.name] = _why(answer)
             continue
         models += [m.model_copy(update={"host": host.name}) for m in answer]
     errors = [answer for _, answer in answers if isinstance(answer, OllamaError)]
     if errors and len(errors) == len(answers):
         raise HostsUnreachableError.combine(errors)
     return RunningList(models=models, unreachable=unreachable or None)
+
+
+def _why(error: OllamaError) -> str:
+    """What happened at a host that did not answer, for a line that already names it."""
+    return error.detail if isinstance(error, HostsUnreachableError) else error.what
 
 
 class SummedProgress:

@@ -151,6 +151,8 @@ class ModelService:
         elif host is not None and host.strip().lower() == ALL_HOSTS:
             targets = self.fleet.available() or list(self.fleet.hosts)
             result = await pull_many(self.fleet, targets, model, insecure, on_progress)
+            skipped = [h.name for h in self.fleet.hosts if h not in targets]  # marked down
+            result = result.model_copy(update={"skipped": skipped or None})
         else:
             hosts = self.fleet.available() or list(self.fleet.hosts)
             target = least_loaded(hosts) if host is None else self.fleet.host(host)

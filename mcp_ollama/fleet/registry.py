@@ -342,10 +342,14 @@ class Fleet:
             )
         if self.settings.auto_pull:
             return least_loaded(answering), False
+        silent = [host.name for host in self.hosts if host.known_index() is None]
+        # A host that never answered may have it: starting it is a next step too.
+        start = f", or start Ollama on {', '.join(silent)} (it may have it)" if silent else ""
         raise ModelNotOnHostError(
             model,
             f"model '{model}' is not on any host ({describe_installed(self.hosts)}); call "
-            f"pull_model with model='{model}' (host=NAME chooses where), or pick one of these.",
+            f"pull_model with model='{model}' (host=NAME chooses where), pick one of these"
+            f"{start}.",
         )
 
     def _pick(self, key: str, pool: list[Host], indexes: dict[Host, ModelIndex]) -> Host | None:

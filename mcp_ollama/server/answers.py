@@ -191,7 +191,14 @@ def pull(result: PullResult) -> str:
     size = f" ({human_bytes(result.total_bytes)})" if result.total_bytes else ""
     via = " via the ollama CLI" if result.served_by == "cli" else ""
     where = f" on {', '.join(result.hosts)}" if result.hosts else ""
-    return f"Pulled {result.model}{size}{where}{via}."
+    if not result.skipped:
+        return f"Pulled {result.model}{size}{where}{via}."
+    down = ", ".join(result.skipped)
+    first = result.skipped[0]
+    return (
+        f"Pulled {result.model}{size}{where}{via}; not on {down}, which did not answer: call "
+        f"pull_model with host='{first}' once it is back."
+    )
 
 
 def operation(result: OperationResult) -> str:
