@@ -23,17 +23,14 @@ from mcp_ollama.server.client_log import ClientLog
 from mcp_ollama.server.clients import Clients
 from mcp_ollama.server.completions import completion_registry
 from mcp_ollama.server.instructions import instructions
+from mcp_ollama.server.listed_tools import listed_tools
 from mcp_ollama.server.live import LiveUpdates
 from mcp_ollama.server.prompts import register_prompts
 from mcp_ollama.server.resources import register_resources
 from mcp_ollama.server.resources_models import register_model_resources
 from mcp_ollama.server.shared_state import SharedState
-from mcp_ollama.server.toolbox import ToolBox, ToolsetServer
-from mcp_ollama.server.tools_benchmark import register_benchmark_tools
-from mcp_ollama.server.tools_generation import register_generation_tools
-from mcp_ollama.server.tools_health import register_health_tools
-from mcp_ollama.server.tools_models import register_model_tools
-from mcp_ollama.server.tools_sessions import register_session_resources, register_session_tools
+from mcp_ollama.server.tools_sessions import register_session_resources
+from mcp_ollama.server.toolset_server import ToolsetServer
 from mcp_ollama.service import OllamaService
 from mcp_ollama.settings import Settings
 
@@ -87,17 +84,6 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
             stack.enter_context(client_log.listening())
             yield state
 
-    # Only the enabled tools are built (see toolsets.py): the others cost neither start-up time
-    # nor an agent's context.
-    box = ToolBox(settings)
-    for register in (
-        register_generation_tools,
-        register_model_tools,
-        register_benchmark_tools,
-        register_session_tools,
-        register_health_tools,
-    ):
-        register(box)
     # One state for every connection of an HTTP app (see `shared_state`).
     shared = SharedState(open_state)
     mcp: MCPServer[AppState] = ToolsetServer(
@@ -109,7 +95,9 @@ def build_server(settings: Settings, *, client: OllamaClient | None = None) -> M
         lifespan=shared.connection,
         extensions=[report_view()],
         subscriptions=clients.bus,
-        tools=box.ordered(),
+        # Only the enabled tools are listed (see toolsets.py), each from the manifest and built
+        # on its first call (see listed_tools.py): start-up builds none.
+        tools=listed_tools(settings),
     )
     shared.register(mcp)
     live.install(mcp)

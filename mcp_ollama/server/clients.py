@@ -22,18 +22,27 @@ import anyio.from_thread
 from anyio.abc import TaskGroup
 from mcp.server import ServerRequestContext
 from mcp.server.connection import Connection
+from mcp.server.mcpserver import Context
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.types import LoggingLevel
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_ollama.server._common import AppState
 
-__all__ = ["SEND_TIMEOUT", "Clients", "Peer", "send_bounded"]
+__all__ = ["SEND_TIMEOUT", "Clients", "Peer", "can_ask", "send_bounded"]
 
 LEGACY_LOG_LEVEL: LoggingLevel = "warning"
 """What a handshake-era client gets before it calls logging/setLevel: what needs attention."""
 SEND_TIMEOUT = 5.0
 """Seconds one client may take to accept a notification before it is skipped."""
+
+
+def can_ask(ctx: Context[Any, Any]) -> bool:
+    """Whether the client can put a form question to its user (form elicitation)."""
+    capabilities = ctx.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    # A bare `elicitation: {}` (from before modes existed) means forms.
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
 def is_modern(ctx: ServerRequestContext[Any, Any]) -> bool:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from mcp_ollama.errors import DeclinedError, MCPOllamaError
 from mcp_ollama.results import human_bytes
 from mcp_ollama.server._common import service_of
+from mcp_ollama.server.clients import can_ask
 
 __all__ = [
     "Consent",
@@ -45,14 +46,6 @@ class Consent(BaseModel):
     """The one question asked: go ahead or not."""
 
     confirm: bool = Field(title="Go ahead", description="Leave it unticked to change nothing")
-
-
-def can_ask(ctx: Context[Any, Any]) -> bool:
-    """Whether the client can put a form question to its user (form elicitation)."""
-    capabilities = ctx.client_capabilities
-    elicitation = capabilities.elicitation if capabilities is not None else None
-    # A bare `elicitation: {}` (from before modes existed) means forms.
-    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
 def decision(outcome: object) -> Decision:

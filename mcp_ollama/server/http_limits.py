@@ -24,7 +24,7 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import anyio
@@ -34,7 +34,10 @@ from mcp.server.transport_security import TransportSecurityMiddleware, Transport
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+
+if TYPE_CHECKING:
+    # Imported where a protocol class is made: over stdio the server never needs h11.
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
 __all__ = ["HEADER_TIMEOUT", "ConnectionLimits", "SessionLimitMiddleware", "max_connections"]
 
@@ -105,6 +108,8 @@ class ConnectionLimits:
 
     def protocol(self) -> type[H11Protocol]:
         """The uvicorn HTTP protocol class that reports to these limits."""
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
         limits = self
 
         class LimitedH11Protocol(H11Protocol):

@@ -4,41 +4,34 @@ only when several hosts are configured, and its answer rendered as text for the 
 (`answers.py`) next to compact structured content.
 
 A tools module declares its tools with `@box.tool(...)` exactly as it would with
-`@mcp.tool(...)`; `build_server()` hands the collected `LeanTool`s to `MCPServer(tools=...)`.
+`@mcp.tool(...)`. The server lists them from the manifest (`listed_tools.py`) and builds each one
+here on its first call; the manifest itself is generated from these builds.
 """
 
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from mcp.server import MCPServer, ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import (
-    CallToolResult,
-    InputRequiredResult,
-    ListToolsResult,
-    PaginatedRequestParams,
-    TextContent,
-    ToolAnnotations,
-)
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
 from mcp_ollama.errors import MCPOllamaError
 from mcp_ollama.server._common import service_of
 from mcp_ollama.server.answers import renderer_for
 from mcp_ollama.server.arguments import invalid_arguments, unknown_arguments
-from mcp_ollama.server.confirmations import can_ask
+from mcp_ollama.server.listed_tools import ToolEntry, shaped
 from mcp_ollama.server.output_schemas import output_schema
 from mcp_ollama.server.params import DEFAULTS_TO_CONFIGURED_MODEL, SEVERAL_HOSTS_ONLY
 from mcp_ollama.server.schemas import lean_input_schema
 from mcp_ollama.settings import Settings
-from mcp_ollama.toolsets import DESTRUCTIVE, TOOLS, not_enabled
+from mcp_ollama.toolsets import TOOLS
 
-__all__ = ["LeanTool", "ToolBox", "ToolsetServer"]
+__all__ = ["LeanTool", "ToolBox"]
 
 Fn = TypeVar("Fn", bound=Callable[..., Any])
 
@@ -95,43 +88,15 @@ class LeanTool(Tool):
         )
 
 
-class ToolsetServer(MCPServer[Any]):
-    """An `MCPServer` that lists a destructive tool only where a call could succeed, and explains
-    a call to one of our tools the settings leave out, where the SDK would only say "Unknown
-    tool"."""
-
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._settings = settings
-
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
-    ) -> CallToolResult | InputRequiredResult:
-        """Call a tool; one this server does not serve gets the setting that would serve it."""
-        settings = self._settings
-        if name in TOOLS and name not in settings.enabled_tools:
-            raise ToolError(not_enabled(name, settings.tools))
-        return await super().call_tool(name, arguments, context)
-
-    async def _handle_list_tools(
-        self, ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
-    ) -> ListToolsResult:
-        """The tools, without the destructive ones unless this client can ask its user to
-        confirm or destructive operations are enabled (otherwise every call is refused)."""
-        listed = await super()._handle_list_tools(ctx, params)
-        if self._settings.allow_destructive or can_ask(Context(request_context=ctx)):
-            return listed
-        tools = [tool for tool in listed.tools if tool.name not in DESTRUCTIVE]
-        return listed.model_copy(update={"tools": tools})
-
-
 class ToolBox:
-    """Collects the enabled tools; the others are skipped before the SDK sees them."""
+    """Builds the enabled tools from their functions; the others are skipped before the SDK
+    sees them. `entries` holds what each built tool declares (see `listed_tools`)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, enabled: Iterable[str] | None = None) -> None:
         self.settings = settings
-        self.enabled = frozenset(settings.enabled_tools)
+        self.enabled = frozenset(settings.enabled_tools if enabled is None else enabled)
         self.tools: list[LeanTool] = []
+        self.entries: dict[str, ToolEntry] = {}
 
     def tool(
         self,
@@ -152,11 +117,6 @@ class ToolBox:
             return fn
 
         return register
-
-    def ordered(self) -> list[Tool]:
-        """The built tools in the order of `toolsets.TOOLS` (related tools side by side)."""
-        order = {name: i for i, name in enumerate(TOOLS)}
-        return sorted(self.tools, key=lambda tool: order[tool.name])
 
     def _build(
         self,
@@ -179,47 +139,35 @@ class ToolBox:
             structured_output=False,
         )
         assert isinstance(tool, LeanTool)
-        single = len(self.settings.host_configs()) == 1
-        tool.fn_metadata.output_schema = output_schema(output, several_hosts=not single)
-        tool.render = renderer_for(output)
         fields = tool.fn_metadata.arg_model.model_fields
-        tool.accepted = tuple(info.alias or field for field, info in fields.items())
-        tool.model_argument = next(
-            (
-                info.alias or field
-                for field, info in fields.items()
-                if DEFAULTS_TO_CONFIGURED_MODEL in info.metadata
-            ),
-            None,
-        )
-        parameters = lean_input_schema(tool.parameters)
-        if single:
-            hidden = [
-                info.alias or field
-                for field, info in fields.items()
-                if SEVERAL_HOSTS_ONLY in info.metadata
+
+        def marked(marker: object) -> list[str]:
+            return [
+                info.alias or field for field, info in fields.items() if marker in info.metadata
             ]
-            tool.accepted = tuple(a for a in tool.accepted if a not in hidden)
-            for argument in hidden:
-                del parameters["properties"][argument]
-        default_model = self.settings.default_model
-        if tool.model_argument is not None and default_model:
-            tool.default_model = default_model
-            _optional_model(parameters, tool.model_argument, default_model)
-        tool.parameters = parameters
+
+        results = output_schema(output)
+        one_host = output_schema(output, several_hosts=False)["properties"]
+        entry = ToolEntry(
+            description=tool.description,
+            input_schema=lean_input_schema(tool.parameters),
+            output_schema=results,
+            annotations=annotations.model_dump(mode="json", by_alias=True, exclude_none=True),
+            meta=meta,
+            arguments=[info.alias or field for field, info in fields.items()],
+            model_argument=next(iter(marked(DEFAULTS_TO_CONFIGURED_MODEL)), None),
+            several_hosts_only=marked(SEVERAL_HOSTS_ONLY),
+            several_hosts_results=[f for f in results["properties"] if f not in one_host],
+        )
+        self.entries[name] = entry
+        shape = shaped(entry, self.settings)
+        tool.parameters, tool.fn_metadata.output_schema = shape.parameters, shape.output_schema
+        tool.accepted, tool.default_model = shape.accepted, shape.default_model
+        tool.model_argument = entry["model_argument"]
+        tool.render = renderer_for(output)
         return tool
 
 
 def _one_paragraph(doc: str | None) -> str:
     """A docstring as the tool description: its lines joined, indentation gone."""
     return " ".join((doc or "").split())
-
-
-def _optional_model(parameters: dict[str, Any], argument: str, default: str) -> None:
-    """With a default model configured, `model` may be left out: the schema says which."""
-    required = [name for name in parameters.get("required", []) if name != argument]
-    if required:
-        parameters["required"] = required
-    else:
-        parameters.pop("required", None)
-    parameters["properties"][argument]["default"] = default

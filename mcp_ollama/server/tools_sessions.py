@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -29,8 +29,11 @@ from mcp_ollama.server._common import (
 )
 from mcp_ollama.server.params import Host, Model, Options, Preset, Skills
 from mcp_ollama.server.roots import ClientRoots, root_paths
-from mcp_ollama.server.toolbox import ToolBox
 from mcp_ollama.settings import Settings
+
+if TYPE_CHECKING:
+    # Its resources are registered at start, its tools on their first call (`listed_tools`).
+    from mcp_ollama.server.toolbox import ToolBox
 
 __all__ = ["register_session_resources", "register_session_tools"]
 
