@@ -8,13 +8,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from mcp_ollama.fleet.health import HealthReport, check_health
-from mcp_ollama.fleet.registry import Fleet
 from mcp_ollama.settings import Settings, default_config_file
+
+if TYPE_CHECKING:
+    # Imported by the command itself: every `mcp-ollama` start, the server's too, builds its parser.
+    from mcp_ollama.fleet.health import HealthReport
 
 __all__ = ["register", "render"]
 
@@ -42,6 +44,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _report(settings: Settings) -> HealthReport:
+    from mcp_ollama.fleet.health import check_health
+    from mcp_ollama.fleet.registry import Fleet
+
     fleet = Fleet.from_settings(settings)
     try:
         return await check_health(settings, fleet, for_person=True)
