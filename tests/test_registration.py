@@ -12,7 +12,7 @@ from mcp import Client, MCPError
 from mcp.server import MCPServer
 
 from mcp_ollama.server import build_server
-from mcp_ollama.server.registration import LeanPrompt, LeanTemplate
+from mcp_ollama.server.registration import FirstCallValidated
 from mcp_ollama.server.resources import PRESET_TEMPLATE
 from mcp_ollama.settings import Settings
 
@@ -23,8 +23,10 @@ def _sdk_server(ours: MCPServer[Any]) -> MCPServer[Any]:
     """A plain `MCPServer` with our prompts and templates registered the SDK's way."""
     plain: MCPServer[Any] = MCPServer("plain")
     for prompt in ours._prompt_manager.list_prompts():
-        plain.prompt(prompt.name, title=prompt.title, description=prompt.description)(prompt.fn)
+        assert isinstance(prompt.fn, FirstCallValidated)
+        plain.prompt(prompt.name, title=prompt.title, description=prompt.description)(prompt.fn.fn)
     for template in ours._resource_manager.list_templates():
+        assert isinstance(template.fn, FirstCallValidated)
         plain.resource(
             template.uri_template,
             name=template.name,
@@ -35,7 +37,7 @@ def _sdk_server(ours: MCPServer[Any]) -> MCPServer[Any]:
             annotations=template.annotations,
             meta=template.meta,
             security=template.security,
-        )(template.fn)
+        )(template.fn.fn)
     return plain
 
 
@@ -45,9 +47,9 @@ async def test_prompts_and_templates_list_as_the_sdk_lists_them(tmp_path: Path) 
     prompts = ours._prompt_manager.list_prompts()
     templates = ours._resource_manager.list_templates()
     assert prompts
-    assert all(isinstance(prompt, LeanPrompt) for prompt in prompts)
+    assert all(isinstance(prompt.fn, FirstCallValidated) for prompt in prompts)
     assert templates
-    assert all(isinstance(template, LeanTemplate) for template in templates)
+    assert all(isinstance(template.fn, FirstCallValidated) for template in templates)
     assert await ours.list_prompts() == await plain.list_prompts()
     assert await ours.list_resource_templates() == await plain.list_resource_templates()
     sdk_prompts = {prompt.name: prompt for prompt in plain._prompt_manager.list_prompts()}
@@ -78,8 +80,11 @@ async def test_prompts_and_templates_answer_as_the_sdk_built_ones_do(tmp_path: P
                 )
             )
     assert answers[0] == answers[1]
-    built = [t for t in ours._resource_manager.list_templates() if isinstance(t, LeanTemplate)]
-    assert [t.uri_template for t in built if t._built is not None] == [PRESET_TEMPLATE]
+    templates = ours._resource_manager.list_templates()
+    assert [t.uri_template for t in templates if _validating(t.fn)] == [PRESET_TEMPLATE]
+    assert [p.name for p in ours._prompt_manager.list_prompts() if _validating(p.fn)] == [
+        "summarize"
+    ]
 
 
 async def test_building_the_server_builds_no_prompt_or_template(tmp_path: Path) -> None:
@@ -87,6 +92,11 @@ async def test_building_the_server_builds_no_prompt_or_template(tmp_path: Path) 
     async with Client(ours) as client:
         await client.list_prompts()
         await client.list_resource_templates()
-    assert not any(prompt._validating for prompt in ours._prompt_manager.list_prompts())
-    templates = ours._resource_manager.list_templates()
-    assert all(isinstance(t, LeanTemplate) and t._built is None for t in templates)
+    assert not any(_validating(prompt.fn) for prompt in ours._prompt_manager.list_prompts())
+    assert not any(_validating(t.fn) for t in ours._resource_manager.list_templates())
+
+
+def _validating(fn: object) -> bool:
+    """Whether a registered function's validating wrapper has been built."""
+    assert isinstance(fn, FirstCallValidated)
+    return fn.validated is not None

@@ -1,10 +1,11 @@
 """Prompts and resource templates registered without building pydantic models at start-up.
 
 `@mcp.prompt()` and a templated `@mcp.resource()` build an argument model, its JSON schema and
-a validating wrapper for every function as it is registered: a millisecond or two each, all
-before the first `tools/list`. `ToolsetServer` registers a `LeanPrompt` and a `LeanTemplate`
-instead: listed the same way, each built by the SDK's own `from_function` on its first use
-(`tests/test_registration.py` checks both against what the SDK registers).
+a validating wrapper (`validate_call`) for every function as it is registered: a millisecond or
+two each, all before the first `tools/list`. `ToolsetServer` registers the same SDK objects
+without the argument model (a listing shows only the arguments' names, descriptions and whether
+they are required, read here off the signature) and with the validating wrapper built on the
+first call (`tests/test_registration.py` checks both against what the SDK registers).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
 from mcp.server.mcpserver.resources import (
     DEFAULT_RESOURCE_SECURITY,
@@ -25,24 +25,48 @@ from mcp.server.mcpserver.resources import (
 from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
 from mcp.shared.uri_template import UriTemplate
 from mcp.types import Annotations, Icon
-from pydantic import PrivateAttr, validate_call
+from pydantic import validate_call
 from pydantic.fields import FieldInfo
 
-__all__ = ["LeanPrompt", "LeanResources", "LeanTemplate", "lean_prompt", "prompt_arguments"]
+__all__ = [
+    "FirstCallValidated",
+    "LeanResources",
+    "first_call_validated",
+    "lean_prompt",
+    "prompt_arguments",
+]
 
 
-class LeanPrompt(Prompt):
-    """A prompt whose arguments were read off its signature; its function is wrapped to
-    validate them (as `Prompt.from_function` does) on its first render."""
+class FirstCallValidated:
+    """`validate_call(fn)`, as the SDK wraps a prompt or template function, built on the first
+    call rather than at registration."""
 
-    _validating: bool = PrivateAttr(default=False)
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.validated: Callable[..., Any] | None = None
 
-    async def render(self, arguments: dict[str, Any] | None, context: Context[Any, Any]) -> Any:
-        """Render the prompt, its arguments validated as the SDK validates them."""
-        if not self._validating:
-            self.fn = validate_call(self.fn)
-            self._validating = True
-        return await super().render(arguments, context)
+    def target(self) -> Callable[..., Any]:
+        """The validating wrapper, built the first time."""
+        if self.validated is None:
+            self.validated = validate_call(self.fn)
+        return self.validated
+
+
+class _SyncValidated(FirstCallValidated):
+    def __call__(self, **arguments: Any) -> Any:
+        return self.target()(**arguments)
+
+
+class _AsyncValidated(FirstCallValidated):
+    # The SDK awaits a callable whose `__call__` is a coroutine function, and runs others in a
+    # worker thread, as it would the function itself.
+    async def __call__(self, **arguments: Any) -> Any:
+        return await self.target()(**arguments)
+
+
+def first_call_validated(fn: Callable[..., Any]) -> FirstCallValidated:
+    """`fn`, its arguments validated by `validate_call` built on the first call."""
+    return _AsyncValidated(fn) if inspect.iscoroutinefunction(fn) else _SyncValidated(fn)
 
 
 def prompt_arguments(fn: Callable[..., Any]) -> tuple[list[PromptArgument], str | None]:
@@ -80,50 +104,23 @@ def lean_prompt(
     title: str | None,
     description: str | None,
     icons: list[Icon] | None,
-) -> LeanPrompt:
-    """The prompt `Prompt.from_function` would make of `fn`, its models left for later."""
+) -> Prompt:
+    """The prompt `Prompt.from_function` makes of `fn`, without building its argument model."""
     arguments, context = prompt_arguments(fn)
-    return LeanPrompt(
+    return Prompt(
         name=name or fn.__name__,
         title=title,
         description=description or fn.__doc__ or "",
         arguments=arguments,
-        fn=fn,
+        fn=first_call_validated(fn),
         icons=icons,
         context_kwarg=context,
     )
 
 
-class LeanTemplate(ResourceTemplate):
-    """A resource template as it is listed; `ResourceTemplate.from_function` builds it (argument
-    model, validating wrapper) on its first read, and every read goes to that."""
-
-    _built: ResourceTemplate | None = PrivateAttr(default=None)
-
-    async def create_resource(
-        self, uri: str, params: dict[str, Any], context: Context[Any, Any]
-    ) -> Any:
-        """Read the resource through the template the SDK builds from the same function."""
-        if self._built is None:
-            self._built = ResourceTemplate.from_function(
-                self.fn,
-                uri_template=self.uri_template,
-                name=self.name,
-                title=self.title,
-                description=self.description,
-                mime_type=self.mime_type,
-                icons=self.icons,
-                annotations=self.annotations,
-                meta=self.meta,
-                context_kwarg=self.context_kwarg,
-                security=self.security,
-            )
-        return await self._built.create_resource(uri, params, context)
-
-
 class LeanResources(ResourceManager):
     """The SDK's resource manager (the `@resource()` decorator still checks each function
-    against its URI), holding `LeanTemplate`s."""
+    against its URI), adding templates without building their argument models."""
 
     def add_template(
         self,
@@ -139,7 +136,7 @@ class LeanResources(ResourceManager):
         security: ResourceSecurity = DEFAULT_RESOURCE_SECURITY,
     ) -> ResourceTemplate:
         """Add a template, listed as `ResourceTemplate.from_function` lists it."""
-        template = LeanTemplate(
+        template = ResourceTemplate(
             uri_template=uri_template,
             name=name or fn.__name__,
             title=title,
@@ -148,8 +145,8 @@ class LeanResources(ResourceManager):
             icons=icons,
             annotations=annotations,
             meta=meta,
-            fn=fn,
-            # Its argument model's schema, which no listing shows: built with the template.
+            fn=first_call_validated(fn),
+            # The argument model's schema, which nothing reads (a listing shows the URI).
             parameters={},
             context_kwarg=find_context_parameter(fn),
             parsed_template=UriTemplate.parse(uri_template),

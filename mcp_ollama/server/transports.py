@@ -36,7 +36,6 @@ from starlette.types import ASGIApp
 
 from mcp_ollama import __version__
 from mcp_ollama.server._common import cancel_calls_in_flight
-from mcp_ollama.server.http_limits import ConnectionLimits, SessionLimitMiddleware
 from mcp_ollama.server.http_security import (
     BearerTokenMiddleware,
     HostSyntaxMiddleware,
@@ -75,6 +74,9 @@ async def _health(_: Request) -> Response:
 
 def http_app(mcp: MCPServer[Any], settings: Settings) -> Starlette:
     """The ASGI app for the configured HTTP transport (`sse`, else streamable HTTP)."""
+    # Imported here and in `uvicorn_config`: a stdio server, the usual case, never needs it.
+    from mcp_ollama.server.http_limits import SessionLimitMiddleware
+
     security = transport_security(settings)
     if settings.transport == "sse":
         app = mcp.sse_app(
@@ -118,6 +120,8 @@ def http_app(mcp: MCPServer[Any], settings: Settings) -> Starlette:
 def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
     """Uvicorn settings: our stderr logging (never uvicorn's stdout handlers), app lifespan on,
     idle and slow-header connections closed and their number capped."""
+    from mcp_ollama.server.http_limits import ConnectionLimits
+
     limits = ConnectionLimits()
     return uvicorn.Config(
         app,
