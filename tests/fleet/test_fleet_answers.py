@@ -5,7 +5,6 @@ the model's size once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,18 +20,6 @@ pytestmark = pytest.mark.anyio
 
 GENERATE = {"model": "llama3.2:1b", "prompt": "Say hi"}
 SINGLE_HOST_ADVICE = ("is Ollama running", "set OLLAMA_HOST", "OLLAMA_HOST to")
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[FakeFleet]:
-    with fake_fleet(tmp_path) as value:
-        yield value
-
-
-@pytest.fixture
-async def client(fleet: FakeFleet) -> AsyncIterator[Client]:
-    async with Client(build_server(fleet.settings), mode="legacy") as connected:
-        yield connected
 
 
 def assert_fleet_wording(message: str) -> None:

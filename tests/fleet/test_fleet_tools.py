@@ -5,7 +5,7 @@ choose from, and the tool list still fits its budget."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,12 +41,6 @@ HOST_TOOLS = {
 def fleet(tmp_path: Path) -> Iterator[FakeFleet]:
     with fake_fleet(tmp_path, tools=["all"], allow_destructive=True) as value:
         yield value
-
-
-@pytest.fixture
-async def client(fleet: FakeFleet) -> AsyncIterator[Client]:
-    async with Client(build_server(fleet.settings), mode="legacy") as connected:
-        yield connected
 
 
 async def test_host_pins_a_call_to_one_machine(client: Client, fleet: FakeFleet) -> None:

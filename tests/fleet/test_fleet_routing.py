@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
@@ -22,18 +21,6 @@ from tests.mcp_helpers import error_text, ok, poll, text_of
 pytestmark = pytest.mark.anyio
 
 GENERATE = {"model": "llama3.2:1b", "prompt": "Say hi"}
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[FakeFleet]:
-    with fake_fleet(tmp_path) as value:
-        yield value
-
-
-@pytest.fixture
-async def client(fleet: FakeFleet) -> AsyncIterator[Client]:
-    async with Client(build_server(fleet.settings), mode="legacy") as connected:
-        yield connected
 
 
 async def test_a_call_reaches_only_a_host_that_has_the_model(
