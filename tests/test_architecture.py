@@ -44,7 +44,7 @@ CAPABILITY_EDGES = {
     "generation": {"conversations", "fleet"},
     "bench": {"generation", "fleet"},
 }
-MAX_LINES = 420
+MAX_LINES = 400
 
 
 def _folder(path: Path) -> str:

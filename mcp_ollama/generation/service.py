@@ -45,6 +45,7 @@ from mcp_ollama.settings import Settings
 __all__ = ["GenerationService"]
 
 Answer = TypeVar("Answer", GenerationResult, ChatResult)
+Attached = TypeVar("Attached", GenerationResult, ChatResult, BatchResult)
 Fit = Callable[[OllamaClient], Awaitable[None]]
 """Checks, on the host about to run it, that a prompt with files fits the model's window."""
 Puller = Callable[[Host, str, ProgressCallback | None], Awaitable[object]]
@@ -363,12 +364,10 @@ class GenerationService:
         on_progress: ProgressCallback | None = None,
     ) -> BatchResult:
         """Run many prompts on one model, a bounded number at once; a failed prompt is reported
-        in its item and does not stop the others. `files` are read once and go before every
-        prompt.
+        in its item and does not stop the others. `files` are read once, for every prompt.
 
         Raises:
-            InvalidInputError: a bad name, option, skill, file or batch size (checked once, up
-                front).
+            InvalidInputError: a bad name, option, skill, file or batch size, before any prompt.
         """
         model = validate_model_name(model)
         limit = check_batch(prompts, concurrency, self.settings.max_concurrent_requests)
@@ -393,11 +392,9 @@ class GenerationService:
             concurrency=limit,
             on_progress=on_progress,
         )
-        return (
-            result if attachment is None else result.model_copy(update={"files": attachment.read})
-        )
+        return _with_files(result, attachment)
 
 
-def _with_files(result: Answer, attachment: Attachment | None) -> Answer:
+def _with_files(result: Attached, attachment: Attachment | None) -> Attached:
     """The answer naming the files read into its prompt."""
     return result if attachment is None else result.model_copy(update={"files": attachment.read})

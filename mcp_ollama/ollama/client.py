@@ -14,11 +14,10 @@ import ssl
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing, contextmanager
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 import anyio
 import httpx2
-from pydantic import BaseModel, ValidationError
 
 from mcp_ollama.deadline import pending
 from mcp_ollama.errors import (
@@ -46,24 +45,16 @@ from mcp_ollama.ollama.types import (
     RunningModel,
     ShowResponse,
     VersionInfo,
+    field_of,
+    parse_response,
 )
 from mcp_ollama.settings import Settings
 
 __all__ = ["OllamaClient"]
 
-M = TypeVar("M", bound=BaseModel)
 RETRY_STATUSES = frozenset({502, 503, 504})
 RETRY_ADVICE = "Call check_health to see whether Ollama answers, or pass a larger `timeout`"
 USER_AGENT = "mcp-ollama"
-
-
-def _parse(model: type[M], data: Any) -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise MalformedResponseError(
-            f"unexpected {model.__name__}: {exc.errors()[0]['msg']}"
-        ) from exc
 
 
 class OllamaClient:
@@ -155,12 +146,12 @@ class OllamaClient:
 
     async def version(self, *, retries: int | None = None) -> VersionInfo:
         """`GET /api/version`; `retries=0` makes it a one-shot liveness probe."""
-        return _parse(VersionInfo, await self._read("GET", "/api/version", retries=retries))
+        return parse_response(VersionInfo, await self._read("GET", "/api/version", retries=retries))
 
     async def list_models(self) -> list[ModelSummary]:
         """`GET /api/tags`: installed models, newest first."""
         data = await self._read("GET", "/api/tags")
-        return [_parse(ModelSummary, m) for m in _field(data, "models", list)]
+        return [parse_response(ModelSummary, m) for m in field_of(data, "models", list)]
 
     async def show(self, model: str, *, verbose: bool = False) -> ShowResponse:
         """`POST /api/show`: a model's details, parameters and model_info.
@@ -169,19 +160,21 @@ class OllamaClient:
             ModelNotFoundError: the model is not installed.
         """
         body = {"model": model, "verbose": verbose}
-        return _parse(ShowResponse, await self._read("POST", "/api/show", body, model=model))
+        return parse_response(
+            ShowResponse, await self._read("POST", "/api/show", body, model=model)
+        )
 
     async def running(self) -> list[RunningModel]:
         """`GET /api/ps`: models loaded in memory now."""
         data = await self._read("GET", "/api/ps")
-        return [_parse(RunningModel, m) for m in _field(data, "models", list)]
+        return [parse_response(RunningModel, m) for m in field_of(data, "models", list)]
 
     # -- generation -------------------------------------------------------------------------
 
     async def generate(self, request: GenerateRequest) -> GenerateChunk:
         """`POST /api/generate` without streaming: the whole answer at once."""
         data = await self._send("POST", "/api/generate", request.body(stream=False), request.model)
-        return _parse(GenerateChunk, data)
+        return parse_response(GenerateChunk, data)
 
     async def stream_generate(
         self, request: GenerateRequest
@@ -190,24 +183,24 @@ class OllamaClient:
         stream = self._stream("/api/generate", request.body(stream=True), request.model)
         async with aclosing(stream) as lines:
             async for line in lines:
-                yield _parse(GenerateChunk, line)
+                yield parse_response(GenerateChunk, line)
 
     async def chat(self, request: ChatRequest) -> ChatChunk:
         """`POST /api/chat` without streaming."""
         data = await self._send("POST", "/api/chat", request.body(stream=False), request.model)
-        return _parse(ChatChunk, data)
+        return parse_response(ChatChunk, data)
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         """`POST /api/chat`, one chunk per token."""
         stream = self._stream("/api/chat", request.body(stream=True), request.model)
         async with aclosing(stream) as lines:
             async for line in lines:
-                yield _parse(ChatChunk, line)
+                yield parse_response(ChatChunk, line)
 
     async def embed(self, request: EmbedRequest) -> EmbedResponse:
         """`POST /api/embed`: L2-normalised embeddings of one or many texts."""
         data = await self._send("POST", "/api/embed", request.body(stream=False), request.model)
-        return _parse(EmbedResponse, data)
+        return parse_response(EmbedResponse, data)
 
     async def unload(self, model: str) -> GenerateChunk:
         """Unload a model from memory now (`keep_alive: 0` with an empty prompt)."""
@@ -222,7 +215,7 @@ class OllamaClient:
         body = {"model": model, "insecure": insecure, "stream": True}
         async with aclosing(self._stream("/api/pull", body, None)) as lines:
             async for line in lines:
-                yield _parse(PullProgress, line)
+                yield parse_response(PullProgress, line)
 
     async def create(
         self,
@@ -240,7 +233,7 @@ class OllamaClient:
         extras = {"system": system, "template": template, "parameters": parameters or None}
         body |= {key: value for key, value in extras.items() if value is not None}
         async for line in self._stream("/api/create", body, None):
-            yield _parse(PullProgress, line)
+            yield parse_response(PullProgress, line)
 
     async def delete(self, model: str) -> None:
         """`DELETE /api/delete`.
@@ -373,13 +366,6 @@ def _tls_context(base_url: str) -> ssl.SSLContext | bool:
     if base_url.lower().startswith("http://") and is_loopback_url(base_url):
         return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     return True
-
-
-def _field(data: Any, key: str, kind: type) -> Any:
-    value = data.get(key) if isinstance(data, dict) else None
-    if not isinstance(value, kind):
-        raise MalformedResponseError(f"expected a {kind.__name__} in {key!r}")
-    return value
 
 
 def _raise_for_status(response: httpx2.Response, model: str | None, base_url: str) -> None:

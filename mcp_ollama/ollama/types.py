@@ -6,9 +6,11 @@ Durations are integer nanoseconds, as Ollama sends them. Response models keep un
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mcp_ollama.errors import MalformedResponseError
 
 __all__ = [
     "ChatChunk",
@@ -27,7 +29,11 @@ __all__ = [
     "ToolCall",
     "ToolCallFunction",
     "VersionInfo",
+    "field_of",
+    "parse_response",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 ThinkLevel = bool | Literal["low", "medium", "high", "max"]
 Format = Literal["json"] | dict[str, Any]
@@ -234,3 +240,21 @@ class EmbedRequest(_Request):
     dimensions: int | None = None
     options: dict[str, Any] | None = None
     keep_alive: str | float | None = None
+
+
+def parse_response(model: type[M], data: Any) -> M:
+    """`data` as `model`; a body that does not fit is a malformed response, not a crash."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise MalformedResponseError(
+            f"unexpected {model.__name__}: {exc.errors()[0]['msg']}"
+        ) from exc
+
+
+def field_of(data: Any, key: str, kind: type) -> Any:
+    """`data[key]`, which must be a `kind`."""
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, kind):
+        raise MalformedResponseError(f"expected a {kind.__name__} in {key!r}")
+    return value

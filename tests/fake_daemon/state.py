@@ -1,7 +1,5 @@
 """`FakeOllama`: the state of a pretend ``ollama serve`` (installed and loaded models, speed,
-scripted answers, faults, the request log) with the methods tests use to change it, and its
-ASGI app.
-"""
+scripted answers, faults, the request log), the methods tests use to change it, its ASGI app."""
 
 from __future__ import annotations
 
