@@ -11,7 +11,7 @@ from mcp_ollama.ollama.names import canonical_name
 from mcp_ollama.progress import ProgressCallback
 from mcp_ollama.results import LocalModel, ModelList, RunningList, RunningModelInfo
 
-__all__ = ["SummedProgress", "merge_model_lists", "merge_running"]
+__all__ = ["SummedProgress", "host_error", "merge_model_lists", "merge_running"]
 
 HostAnswer = tuple[Host, ModelList | OllamaError]
 
@@ -28,7 +28,7 @@ def merge_model_lists(answers: Sequence[HostAnswer]) -> ModelList:
     served_by_cli = True
     for host, answer in answers:
         if isinstance(answer, OllamaError):
-            reasons.append(f"{host.name} could not be reached ({_why(answer)})")
+            reasons.append(f"{host.name} could not be reached ({host_error(answer)})")
             continue
         if answer.stale:
             reasons.append(f"{host.name}: {answer.stale_reason}")
@@ -69,7 +69,7 @@ def merge_running(
     unreachable: dict[str, str] = {}
     for host, answer in answers:
         if isinstance(answer, OllamaError):
-            unreachable[host.name] = _why(answer)
+            unreachable[host.name] = host_error(answer)
             continue
         models += [m.model_copy(update={"host": host.name}) for m in answer]
     errors = [answer for _, answer in answers if isinstance(answer, OllamaError)]
@@ -78,7 +78,7 @@ def merge_running(
     return RunningList(models=models, unreachable=unreachable or None)
 
 
-def _why(error: OllamaError) -> str:
+def host_error(error: OllamaError) -> str:
     """What happened at a host that did not answer, for a line that already names it."""
     return error.detail if isinstance(error, HostsUnreachableError) else error.what
 

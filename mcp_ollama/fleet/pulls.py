@@ -21,7 +21,7 @@ from mcp_ollama.errors import (
     PullInterruptedError,
 )
 from mcp_ollama.fleet.host import Host
-from mcp_ollama.fleet.listing import SummedProgress
+from mcp_ollama.fleet.listing import SummedProgress, host_error
 from mcp_ollama.fleet.registry import Fleet
 from mcp_ollama.ollama.names import canonical_name
 from mcp_ollama.progress import ProgressCallback, ProgressThrottle
@@ -117,7 +117,7 @@ async def pull_many(
     if failed:
         if not done:
             raise HostsUnreachableError.combine([exc for _, exc in failed])
-        problems = "; ".join(f"{h.name}: {exc.what}" for h, exc in failed)
+        problems = "; ".join(f"{h.name}: {host_error(exc)}" for h, exc in failed)
         raise OllamaError(
             f"pulled '{model}' on {', '.join(h.name for h, _ in done)}, but not on "
             f"{', '.join(h.name for h, _ in failed)} ({problems}); call pull_model with "

@@ -147,3 +147,20 @@ async def test_a_model_no_answering_host_has_says_a_silent_host_may_have_it(
 
     assert "nas did not answer" in message
     assert message.endswith("pick one of these, or start Ollama on nas (it may have it).")
+
+
+async def test_a_pull_on_every_host_that_one_host_refuses_says_where_it_went_and_where_not(
+    client: Client, fleet: FakeFleet
+) -> None:
+    fleet.handles["nas"].stop()  # not known to be down yet: the pull tries it
+
+    message = error_text(
+        await client.call_tool("pull_model", {"model": "tinyllama", "host": "all"})
+    )
+
+    nas = fleet.handles["nas"].url
+    assert (
+        "pulled 'tinyllama' on gpu, laptop, but not on nas (nas: cannot connect to Ollama at "
+        f"{nas} (connection refused)); call pull_model with host='nas' to retry there."
+    ) in message
+    assert not any(advice in message for advice in SINGLE_HOST_ADVICE)
