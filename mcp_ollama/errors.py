@@ -272,10 +272,11 @@ class ModelNotOnHostError(ModelNotFoundError):
 class MalformedResponseError(OllamaError):
     """The daemon sent something that does not follow the Ollama API."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, setting: str = "OLLAMA_HOST") -> None:
+        self.detail = detail
         self._what = f"Ollama sent a malformed response ({detail})"
         super().__init__(
-            f"{self._what}; check that OLLAMA_HOST points at an Ollama daemon, and retry."
+            f"{self._what}; check that {setting} points at an Ollama daemon, and retry."
         )
 
 
@@ -320,6 +321,10 @@ class OllamaStartupError(OllamaError):
 
 class OllamaCLIError(OllamaError):
     """The `ollama` command-line fallback failed."""
+
+    def __init__(self, message: str, *, what: str | None = None) -> None:
+        super().__init__(message)
+        self._what = what
 
 
 class InvalidInputError(MCPOllamaError, ValueError):

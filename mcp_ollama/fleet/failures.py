@@ -7,6 +7,7 @@ from mcp_ollama.errors import (
     HOSTS_SETTING,
     CallTimeoutError,
     HostsUnreachableError,
+    MalformedResponseError,
     NotOllamaError,
     OllamaConnectionError,
     OllamaError,
@@ -33,7 +34,9 @@ def for_fleet(target: Host, exc: OllamaError) -> OllamaError:
         return exc
     if is_host_failure(exc):
         return HostsUnreachableError([(target.name, exc.what)])
+    where = f"the url of host '{target.name}' in {HOSTS_SETTING}"
     if isinstance(exc, NotOllamaError):
-        where = f"the url of host '{target.name}' in {HOSTS_SETTING}"
         return NotOllamaError(exc.base_url, exc.path, exc.status_code, exc.error, setting=where)
+    if isinstance(exc, MalformedResponseError):
+        return MalformedResponseError(exc.detail, setting=where)
     return exc

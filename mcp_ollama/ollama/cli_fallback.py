@@ -355,9 +355,10 @@ def _failure(command: str, done: _Completed, model: str | None, base_url: str) -
     if model is not None and "not found" in message and command in ("show", "run"):
         return ModelNotFoundError(model, message)
     if "could not connect" in message or "connection refused" in message:
+        what = f"the `ollama` CLI could not reach Ollama at {base_url} either ({message})"
         return OllamaCLIError(
-            f"the `ollama` CLI could not reach Ollama at {base_url} either ({message}); start it "
-            "with `ollama serve`, or set OLLAMA_HOST to where it listens"
+            f"{what}; start it with `ollama serve`, or set OLLAMA_HOST to where it listens",
+            what=what,
         )
     return OllamaCLIError(f"`ollama {command}` failed: {message}")
 

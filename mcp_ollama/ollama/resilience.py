@@ -116,8 +116,10 @@ class Resilience:
                 ):
                     logger.warning("the ollama CLI fallback failed too", error=str(cli_exc))
                     raise exc from cli_exc
+                # Its `what`, not its advice: the HTTP error's advice stands, and names no
+                # setting that a host of several does not use.
                 raise OllamaCLIError(
-                    f"{exc} The `ollama` CLI fallback failed too: {cli_exc}"
+                    f"{exc} The `ollama` CLI fallback failed too: {cli_exc.what}"
                 ) from cli_exc
 
     async def streamed(

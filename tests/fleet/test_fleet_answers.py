@@ -100,6 +100,19 @@ async def test_pull_model_on_every_host_reports_the_size_of_the_model_once(
     assert text_of(result) == "Pulled tinyllama (637 MB) on gpu, laptop, nas."
 
 
+async def test_a_malformed_answer_from_a_host_of_several_names_that_host_in_the_hosts_setting(
+    client: Client, fleet: FakeFleet
+) -> None:
+    fleet.handles["gpu"].fake.set_fault("malformed_line", paths=["/api/show"])
+
+    show = {"model": "llama3.2:1b", "host": "gpu"}
+    text = error_text(await client.call_tool("show_model", show))
+
+    assert "Ollama sent a malformed response" in text
+    assert "check that the url of host 'gpu' in MCP_OLLAMA_HOSTS" in text
+    assert_fleet_wording(text)
+
+
 async def test_a_host_that_is_not_ollama_is_named_with_the_hosts_setting(tmp_path: Path) -> None:
     with fake_fleet(tmp_path, ("gpu",)) as fleet, serve_not_ollama() as web:
         hosts = {"gpu": {"url": fleet.handles["gpu"].url}, "web": {"url": web}}
