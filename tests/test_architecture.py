@@ -175,3 +175,13 @@ def test_importing_the_package_does_not_import_mcp() -> None:
     code = "import sys, mcp_ollama, mcp_ollama.service; print('mcp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "script", sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py")), ids=str
+)
+def test_every_benchmark_script_imports(script: str) -> None:
+    # The benchmarks share helpers with the tests and run outside CI: a moved helper must fail here.
+    import importlib
+
+    assert importlib.import_module(f"benchmarks.{script}").__name__ == f"benchmarks.{script}"
