@@ -8,21 +8,28 @@ checks it against a fresh build. A `ListedTool` is built from its function on it
 
 After changing a tool (its arguments, docstring, result type or annotations), regenerate:
 `python -m mcp_ollama.server.write_manifest`.
+
+The schemas are pydantic's and the SDK's output, so the manifest names the versions that made
+it; under any other version the server builds the tools' entries at start instead (slower, never
+stale), and regenerating brings the fast start back.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import json
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple, TypedDict
 
+import pydantic_core
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.types import ToolAnnotations
+from pydantic import VERSION as PYDANTIC_VERSION
 from pydantic import PrivateAttr
 
 from mcp_ollama.settings import Settings
@@ -34,6 +41,7 @@ __all__ = [
     "ListedTool",
     "ManifestEntry",
     "ToolEntry",
+    "built_with",
     "fresh_manifest",
     "listed_tools",
     "manifest_text",
@@ -133,15 +141,34 @@ class ListedTool(Tool):
         return await self._built.run(arguments, context, convert_result=convert_result)
 
 
-def read_manifest() -> dict[str, ManifestEntry]:
-    """The shipped manifest: every tool's entry, by name."""
-    manifest: dict[str, ManifestEntry] = json.loads(MANIFEST.read_text(encoding="utf-8"))
+class Manifest(TypedDict):
+    """The manifest file: the library versions that generated it, and every tool's entry."""
+
+    built_with: dict[str, str]
+    tools: dict[str, ManifestEntry]
+
+
+def built_with() -> dict[str, str]:
+    """The versions of the libraries whose output the manifest holds, as installed now."""
+    return {
+        "mcp": importlib.metadata.version("mcp"),
+        "pydantic": PYDANTIC_VERSION,
+        "pydantic-core": pydantic_core.__version__,
+    }
+
+
+def read_manifest(path: Path = MANIFEST) -> Manifest:
+    """The manifest at `path` (the shipped one by default)."""
+    manifest: Manifest = json.loads(path.read_text(encoding="utf-8"))
     return manifest
 
 
-def listed_tools(settings: Settings) -> list[Tool]:
+def listed_tools(settings: Settings, manifest_path: Path = MANIFEST) -> list[Tool]:
     """The enabled tools, in the order of `toolsets.TOOLS`, ready to list; none is built yet."""
-    manifest = read_manifest()
+    shipped = read_manifest(manifest_path)
+    manifest = shipped["tools"]
+    if shipped["built_with"] != built_with():
+        manifest = fresh_manifest()
     tools: list[Tool] = []
     for name in settings.enabled_tools:
         entry = manifest.get(name)
@@ -204,6 +231,8 @@ def fresh_manifest() -> dict[str, ManifestEntry]:
     return {name: manifest[name] for name in TOOLS}
 
 
-def manifest_text(manifest: dict[str, ManifestEntry]) -> str:
-    """The manifest as it is written: indented, in listing order, one trailing newline."""
+def manifest_text(tools: dict[str, ManifestEntry]) -> str:
+    """The manifest of these entries as it is written: the installed versions, then the entries
+    in listing order, indented, one trailing newline."""
+    manifest: Manifest = {"built_with": built_with(), "tools": tools}
     return json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
