@@ -168,7 +168,7 @@ def listed_tools(settings: Settings, manifest_path: Path = MANIFEST) -> list[Too
     shipped = read_manifest(manifest_path)
     manifest = shipped["tools"]
     if shipped["built_with"] != built_with():
-        manifest = fresh_manifest()
+        manifest = fresh_manifest(settings)
     tools: list[Tool] = []
     for name in settings.enabled_tools:
         entry = manifest.get(name)
@@ -214,11 +214,12 @@ def _build_tool(settings: Settings, name: str, registrar: str) -> Tool:
     return tool
 
 
-def fresh_manifest() -> dict[str, ManifestEntry]:
-    """Every tool's entry, built from its function now: what the manifest must hold."""
+def fresh_manifest(settings: Settings | None = None) -> dict[str, ManifestEntry]:
+    """Every tool's entry, built from its function now: what the manifest must hold (entries do
+    not depend on the settings; the server's own spare reading them again)."""
     from mcp_ollama.server.toolbox import ToolBox
 
-    settings = Settings()
+    settings = settings or Settings()
     manifest: dict[str, ManifestEntry] = {}
     for path in REGISTRARS:
         box = ToolBox(settings, enabled=TOOLS)
